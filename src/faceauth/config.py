@@ -1,0 +1,74 @@
+"""Settings: every tunable lives here, read from FACEAUTH_* environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_data_dir() -> Path:
+    """Where development mode keeps its database, generated keys and the converted model."""
+    return Path.home() / ".local" / "share" / "faceauth"
+
+
+class Settings(BaseSettings):
+    """All of faceauth's settings. Environment variables are the field names, upper-cased, with the
+    prefix ``FACEAUTH_`` (for example ``FACEAUTH_MATCH_THRESHOLD=0.6``)."""
+
+    model_config = SettingsConfigDict(env_prefix="FACEAUTH_", extra="ignore")
+
+    # --- deployment ---------------------------------------------------------------------------
+    env: Literal["development", "production"] = "development"
+    data_dir: Path = Field(default_factory=default_data_dir)
+    database_url: str | None = None  # default: sqlite:///<data_dir>/faceauth.db
+    secret_key: str | None = None  # signs tokens; generated into data_dir in development mode
+
+    # --- image input --------------------------------------------------------------------------
+    max_image_bytes: int = 8 * 1024 * 1024  # per frame, after base64 decoding
+    max_image_pixels: int = 16_000_000  # width x height, checked before the full decode
+
+    # --- detection (MTCNN) --------------------------------------------------------------------
+    detect_max_side: int = 640  # frames are downscaled so their longer side is at most this
+    min_face_size: int = 40  # pixels, at working resolution: smallest face the detector looks for
+    detect_thresholds: tuple[float, float, float] = (0.6, 0.7, 0.8)  # P-, R-, O-Net score cut-offs
+    pyramid_factor: float = 0.709
+
+    # --- alignment and embedding (FaceNet) ----------------------------------------------------
+    face_margin: float = 44 / 160  # margin around the MTCNN box, as a fraction of the 160 px crop
+    inference_threads: int = 0  # 0: cores / workers
+
+    # --- quality gates (per frame) ------------------------------------------------------------
+    quality_min_face_px: int = 80  # shorter side of the detected face box, in original pixels
+    quality_min_sharpness: float = 30.0  # variance of the Laplacian on the 160 px face crop
+    quality_min_brightness: float = 50.0  # mean grey level of the face crop, 0-255
+    quality_max_brightness: float = 215.0
+    quality_max_yaw: float = 0.35  # landmark asymmetry, 0 frontal, 1 profile
+    quality_max_pitch: float = 0.35
+    quality_min_face_score: float = 0.90  # O-Net confidence
+
+    # --- matching -------------------------------------------------------------------------------
+    # Cosine similarity between the mean embedding of a login burst and the enrolled template.
+    # Calibrated for a false-accept rate of 1e-4 on LFW impostor pairs (see README, bench/calibrate.py).
+    match_threshold: float = 0.50
+    # Every enrollment frame must be at least this similar to the burst's mean (same person).
+    enroll_min_consistency: float = 0.50
+
+    # --- bursts ---------------------------------------------------------------------------------
+    burst_frames: int = 8  # what the web page captures
+    min_good_frames: int = 5  # frames that must pass the gates for an enrollment or verification
+    max_frames: int = 16
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'faceauth.db'}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

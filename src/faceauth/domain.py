@@ -1,0 +1,154 @@
+"""Domain types shared by every layer: frozen dataclasses and the named errors.
+
+Only the web layer maps errors to HTTP status codes (``faceauth.web.errors``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import numpy as np
+import numpy.typing as npt
+
+Embedding = npt.NDArray[np.float32]  # shape (512,), L2-normalised
+
+
+# ----------------------------------------------------------------------------------------------
+# Vision types
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Face:
+    """One detected face, in the pixel coordinates of the image it was found in."""
+
+    box: tuple[float, float, float, float]  # x1, y1, x2, y2
+    score: float  # O-Net confidence, 0-1
+    landmarks: tuple[tuple[float, float], ...]  # left eye, right eye, nose, mouth left, mouth right
+
+    @property
+    def width(self) -> float:
+        return self.box[2] - self.box[0]
+
+    @property
+    def height(self) -> float:
+        return self.box[3] - self.box[1]
+
+    @property
+    def area(self) -> float:
+        return max(self.width, 0.0) * max(self.height, 0.0)
+
+
+class RejectReason(StrEnum):
+    """Why a frame cannot be used; the codes are part of the API (``frames_rejected[].reason``)."""
+
+    NOT_AN_IMAGE = "not_an_image"
+    IMAGE_TOO_LARGE = "image_too_large"
+    NO_FACE = "no_face"
+    MULTIPLE_FACES = "multiple_faces"
+    FACE_TOO_SMALL = "face_too_small"
+    TOO_BLURRY = "too_blurry"
+    TOO_DARK = "too_dark"
+    TOO_BRIGHT = "too_bright"
+    NOT_FRONTAL = "not_frontal"
+    LOW_CONFIDENCE = "low_confidence"
+    NOT_SAME_PERSON = "not_same_person"
+
+
+REASON_MESSAGES: dict[RejectReason, str] = {
+    RejectReason.NOT_AN_IMAGE: "not a readable JPEG, PNG or WebP image",
+    RejectReason.IMAGE_TOO_LARGE: "image too large",
+    RejectReason.NO_FACE: "no face found",
+    RejectReason.MULTIPLE_FACES: "more than one face in the picture",
+    RejectReason.FACE_TOO_SMALL: "face too small: come closer",
+    RejectReason.TOO_BLURRY: "too blurry: hold still",
+    RejectReason.TOO_DARK: "too dark: add light",
+    RejectReason.TOO_BRIGHT: "too bright: avoid direct light",
+    RejectReason.NOT_FRONTAL: "look straight at the camera",
+    RejectReason.LOW_CONFIDENCE: "face not clearly visible",
+    RejectReason.NOT_SAME_PERSON: "does not show the same person as the other frames",
+}
+
+
+@dataclass(frozen=True)
+class FrameRejection:
+    index: int
+    reason: RejectReason
+
+    @property
+    def message(self) -> str:
+        return REASON_MESSAGES[self.reason]
+
+
+@dataclass(frozen=True)
+class BurstEmbeddings:
+    """The outcome of running a burst of frames through decoding, detection, gates and FaceNet."""
+
+    embeddings: tuple[Embedding, ...]  # one per accepted frame
+    accepted_indices: tuple[int, ...]
+    rejected: tuple[FrameRejection, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class MatchResult:
+    similarity: float
+    threshold: float
+
+    @property
+    def match(self) -> bool:
+        return self.similarity >= self.threshold
+
+
+# ----------------------------------------------------------------------------------------------
+# Errors
+# ----------------------------------------------------------------------------------------------
+
+
+class FaceAuthError(Exception):
+    """Base of every error the application raises on purpose."""
+
+
+class InvalidInput(FaceAuthError):
+    """The request itself is malformed (maps to 422)."""
+
+
+class ImageError(InvalidInput):
+    """An image that cannot be used at all."""
+
+    reason: RejectReason = RejectReason.NOT_AN_IMAGE
+
+
+class NotAnImage(ImageError):
+    reason = RejectReason.NOT_AN_IMAGE
+
+
+class ImageTooLarge(ImageError):
+    """Too many bytes or pixels (maps to 413)."""
+
+    reason = RejectReason.IMAGE_TOO_LARGE
+
+
+class FaceRejected(InvalidInput):
+    """A single image (``faceauth compare``) whose face cannot be used."""
+
+    def __init__(self, reason: RejectReason) -> None:
+        super().__init__(REASON_MESSAGES[reason])
+        self.reason = reason
+
+
+class NotEnoughGoodFrames(InvalidInput):
+    """Too few frames of a burst passed the quality gates."""
+
+    def __init__(self, needed: int, rejected: tuple[FrameRejection, ...], accepted: int) -> None:
+        super().__init__(f"{accepted} usable frame(s), {needed} needed")
+        self.needed = needed
+        self.accepted = accepted
+        self.rejected = rejected
+
+
+class InconsistentEnrollment(InvalidInput):
+    """The frames of an enrollment do not all show the same person."""
+
+    def __init__(self, rejected: tuple[FrameRejection, ...]) -> None:
+        super().__init__("the frames do not all show the same person")
+        self.rejected = rejected
