@@ -26,6 +26,23 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=default_data_dir)
     database_url: str | None = None  # default: sqlite:///<data_dir>/faceauth.db
     secret_key: str | None = None  # signs tokens; generated into data_dir in development mode
+    # AES-256-GCM key for face templates at rest: base64 of 32 bytes. Generated into data_dir in
+    # development mode; production refuses to start without it.
+    template_key: str | None = None
+    template_key_id: str = "env-1"  # stored with each template encrypted under ``template_key``
+
+    # --- accounts and tokens ------------------------------------------------------------------
+    phone_default_region: str = "US"  # for phone numbers typed without a +country prefix
+    password_token_ttl_seconds: int = 5 * 60  # after the password step: opens only the face step
+    full_token_ttl_seconds: int = 30 * 60  # after the face step
+
+    # --- web server ---------------------------------------------------------------------------
+    max_request_bytes: int = 20 * 1024 * 1024  # whole request body; larger requests get 413
+    inference_concurrency: int = 1  # face bursts processed at once per worker process
+    # Enroll and verify require a liveness challenge nonce when true (DESIGN.md section 4). The
+    # liveness challenge is not built yet, so plain bursts are accepted by default; the liveness
+    # issue makes it true by default when it lands.
+    liveness_required: bool = False
 
     # --- image input --------------------------------------------------------------------------
     max_image_bytes: int = 8 * 1024 * 1024  # per frame, after base64 decoding
@@ -36,9 +53,11 @@ class Settings(BaseSettings):
     min_face_size: int = 40  # pixels, at working resolution: smallest face the detector looks for
     detect_thresholds: tuple[float, float, float] = (0.6, 0.7, 0.8)  # P-, R-, O-Net score cut-offs
     pyramid_factor: float = 0.709
+    detect_pad_below: int = 320  # images with a shorter side under this (face crops) get a border
 
     # --- alignment and embedding (FaceNet) ----------------------------------------------------
-    face_margin: float = 44 / 160  # margin around the MTCNN box, as a fraction of the 160 px crop
+    alignment: Literal["margin", "landmarks"] = "margin"  # how a face is cut out for FaceNet
+    face_margin_px: float = 44.0  # margin around the MTCNN box, in pixels of the 160 px crop
     inference_threads: int = 0  # 0: cores / workers
 
     # --- quality gates (per frame) ------------------------------------------------------------
@@ -67,6 +86,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.data_dir / 'faceauth.db'}"
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
 
 
 @lru_cache(maxsize=1)

@@ -5,6 +5,7 @@ Only the web layer maps errors to HTTP status codes (``faceauth.web.errors``).""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 
 import numpy as np
@@ -100,6 +101,34 @@ class MatchResult:
 
 
 # ----------------------------------------------------------------------------------------------
+# Accounts
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    name: str
+    username: str
+    email: str  # lower-cased
+    phone: str  # E.164
+    password_hash: str = field(repr=False)
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class App:
+    """One of a user's protected "applications" (a named link in their dashboard)."""
+
+    id: int
+    user_id: int
+    name: str
+    url: str | None
+    description: str | None
+    created_at: datetime
+
+
+# ----------------------------------------------------------------------------------------------
 # Errors
 # ----------------------------------------------------------------------------------------------
 
@@ -152,3 +181,62 @@ class InconsistentEnrollment(InvalidInput):
     def __init__(self, rejected: tuple[FrameRejection, ...]) -> None:
         super().__init__("the frames do not all show the same person")
         self.rejected = rejected
+
+
+class ValidationFailed(InvalidInput):
+    """Input fields that break the rules, with one message per field (maps to 422)."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{name}: {message}" for name, message in errors.items()))
+        self.errors = errors
+
+
+class Conflict(FaceAuthError):
+    """The request clashes with the current state (maps to 409)."""
+
+
+class UsernameTaken(Conflict):
+    def __init__(self) -> None:
+        super().__init__("this username is already taken")
+
+
+class EmailTaken(Conflict):
+    def __init__(self) -> None:
+        super().__init__("an account with this email already exists")
+
+
+class NoFaceEnrolled(Conflict):
+    def __init__(self) -> None:
+        super().__init__("no face enrolled for this account")
+
+
+class FaceAlreadyEnrolled(Conflict):
+    def __init__(self) -> None:
+        super().__init__("a face is already enrolled: re-enroll explicitly to replace it")
+
+
+class NotFound(FaceAuthError):
+    """The thing does not exist, or belongs to someone else (maps to 404)."""
+
+
+class InvalidCredentials(FaceAuthError):
+    """Unknown login or wrong password: the same error for both (maps to 401)."""
+
+    def __init__(self) -> None:
+        super().__init__("invalid login or password")
+
+
+class InvalidToken(FaceAuthError):
+    """Missing, malformed, tampered, expired or revoked token (maps to 401)."""
+
+
+class InsufficientStage(FaceAuthError):
+    """A valid token whose stage does not open this resource (maps to 403)."""
+
+
+class CsrfFailed(FaceAuthError):
+    """A cookie-authenticated state-changing request without a matching CSRF token (maps to 403)."""
+
+
+class ConfigurationError(FaceAuthError):
+    """The server cannot start as configured (missing secrets, database schema behind)."""

@@ -1,0 +1,51 @@
+"""Face templates at rest: AES-256-GCM, with the user id as associated data.
+
+Binding the ciphertext to its user means a template copied onto another user's row does not decrypt.
+A blob is ``nonce (12 bytes) || ciphertext || tag``; the key id is stored beside it."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from faceauth.domain import Embedding, FaceAuthError
+from faceauth.storage.keys import TemplateKey
+
+NONCE_BYTES = 12
+
+
+class TemplateDecryptionError(FaceAuthError):
+    """A stored template that the configured keys cannot decrypt (wrong key, tampered row)."""
+
+
+def associated_data(user_id: int) -> bytes:
+    return f"faceauth-template:v1:user:{user_id}".encode()
+
+
+class TemplateCipher:
+    def __init__(self, current: TemplateKey, previous: tuple[TemplateKey, ...] = ()) -> None:
+        self.current = current
+        self._keys = {key.key_id: key.key for key in (*previous, current)}
+
+    @property
+    def key_id(self) -> str:
+        return self.current.key_id
+
+    def encrypt(self, user_id: int, template: Embedding) -> bytes:
+        plaintext = np.asarray(template, dtype="<f4").tobytes()
+        nonce = os.urandom(NONCE_BYTES)
+        return nonce + AESGCM(self.current.key).encrypt(nonce, plaintext, associated_data(user_id))
+
+    def decrypt(self, user_id: int, blob: bytes, key_id: str) -> Embedding:
+        key = self._keys.get(key_id)
+        if key is None:
+            raise TemplateDecryptionError(f"no key with id {key_id!r} is configured")
+        nonce, ciphertext = blob[:NONCE_BYTES], blob[NONCE_BYTES:]
+        try:
+            plaintext = AESGCM(key).decrypt(nonce, ciphertext, associated_data(user_id))
+        except InvalidTag as error:
+            raise TemplateDecryptionError("the stored face template does not decrypt") from error
+        return np.frombuffer(plaintext, dtype="<f4").astype(np.float32)

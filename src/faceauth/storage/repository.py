@@ -1,0 +1,301 @@
+"""The one storage interface: users, face templates, apps, revoked tokens and audit events.
+
+Every method opens and closes its own transaction and returns plain domain objects, so callers never
+hold a database session. SQLite is the default; PostgreSQL (``postgresql+psycopg://``) works too."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, delete, event, func, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from faceauth.domain import App, EmailTaken, NotFound, User, UsernameTaken
+from faceauth.storage.models import (
+    AppRow,
+    AuditEventRow,
+    FaceTemplateRow,
+    RevokedTokenRow,
+    UserRow,
+    utcnow,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StoredTemplate:
+    """An encrypted face template as stored: the service decrypts it."""
+
+    user_id: int
+    ciphertext: bytes
+    key_id: str
+    frames_used: int
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    id: int
+    created_at: datetime
+    kind: str
+    success: bool
+    user_id: int | None
+    client: str | None
+    score: float | None
+    detail: str | None
+
+
+def as_utc(value: datetime) -> datetime:
+    """SQLite returns naive datetimes; everything we store is UTC."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def create_database_engine(url: str) -> Engine:
+    """An engine for ``url``; for SQLite, creates the database's folder and turns foreign keys on."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
+
+    return engine
+
+
+class Storage:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    def from_url(cls, url: str) -> Storage:
+        return cls(create_database_engine(url))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Session]:
+        with self._sessions() as session, session.begin():
+            yield session
+
+    # --- users ------------------------------------------------------------------------------
+
+    def create_user(self, *, name: str, username: str, email: str, phone: str, password_hash: str) -> User:
+        """Raises UsernameTaken or EmailTaken, also when a concurrent registration wins the race."""
+        self._raise_if_taken(username, email)
+        row = UserRow(name=name, username=username, email=email, phone=phone, password_hash=password_hash)
+        try:
+            with self._transaction() as session:
+                session.add(row)
+        except IntegrityError:
+            self._raise_if_taken(username, email)
+            raise
+        return _user(row)
+
+    def _raise_if_taken(self, username: str, email: str) -> None:
+        with self._sessions() as session:
+            if session.scalar(select(UserRow.id).where(UserRow.username == username)) is not None:
+                raise UsernameTaken()
+            if session.scalar(select(UserRow.id).where(UserRow.email == email)) is not None:
+                raise EmailTaken()
+
+    def get_user(self, user_id: int) -> User | None:
+        with self._sessions() as session:
+            row = session.get(UserRow, user_id)
+            return _user(row) if row is not None else None
+
+    def find_user_by_login(self, login: str) -> User | None:
+        """``login`` is a username or an email address, matched case-insensitively."""
+        login = login.strip().lower()
+        with self._sessions() as session:
+            column = UserRow.email if "@" in login else UserRow.username
+            row = session.scalar(select(UserRow).where(column == login))
+            return _user(row) if row is not None else None
+
+    def delete_user(self, user_id: int) -> bool:
+        """Deletes the user; their face template and apps go with them (ON DELETE CASCADE)."""
+        with self._transaction() as session:
+            result = session.execute(delete(UserRow).where(UserRow.id == user_id))
+            return bool(result.rowcount)
+
+    # --- face templates ---------------------------------------------------------------------
+
+    def save_template(self, user_id: int, ciphertext: bytes, key_id: str, frames_used: int) -> None:
+        """Stores the user's template, replacing any earlier one."""
+        now = utcnow()
+        with self._transaction() as session:
+            if session.get(UserRow, user_id) is None:
+                raise NotFound("no such user")
+            row = session.scalar(select(FaceTemplateRow).where(FaceTemplateRow.user_id == user_id))
+            if row is None:
+                session.add(
+                    FaceTemplateRow(
+                        user_id=user_id,
+                        template=ciphertext,
+                        key_id=key_id,
+                        frames_used=frames_used,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+            else:
+                row.template = ciphertext
+                row.key_id = key_id
+                row.frames_used = frames_used
+                row.updated_at = now
+
+    def get_template(self, user_id: int) -> StoredTemplate | None:
+        with self._sessions() as session:
+            row = session.scalar(select(FaceTemplateRow).where(FaceTemplateRow.user_id == user_id))
+            if row is None:
+                return None
+            return StoredTemplate(
+                user_id=row.user_id,
+                ciphertext=bytes(row.template),
+                key_id=row.key_id,
+                frames_used=row.frames_used,
+                created_at=as_utc(row.created_at),
+                updated_at=as_utc(row.updated_at),
+            )
+
+    def has_template(self, user_id: int) -> bool:
+        with self._sessions() as session:
+            query = select(FaceTemplateRow.id).where(FaceTemplateRow.user_id == user_id)
+            return session.scalar(query) is not None
+
+    def delete_template(self, user_id: int) -> bool:
+        with self._transaction() as session:
+            result = session.execute(delete(FaceTemplateRow).where(FaceTemplateRow.user_id == user_id))
+            return bool(result.rowcount)
+
+    # --- apps -------------------------------------------------------------------------------
+
+    def add_app(self, user_id: int, name: str, url: str | None, description: str | None) -> App:
+        row = AppRow(user_id=user_id, name=name, url=url, description=description)
+        with self._transaction() as session:
+            session.add(row)
+        return _app(row)
+
+    def list_apps(self, user_id: int) -> list[App]:
+        with self._sessions() as session:
+            rows = session.scalars(select(AppRow).where(AppRow.user_id == user_id).order_by(AppRow.id))
+            return [_app(row) for row in rows]
+
+    def get_app(self, user_id: int, app_id: int) -> App | None:
+        with self._sessions() as session:
+            row = session.scalar(select(AppRow).where(AppRow.id == app_id, AppRow.user_id == user_id))
+            return _app(row) if row is not None else None
+
+    def delete_app(self, user_id: int, app_id: int) -> bool:
+        """False when there is no such app or it belongs to someone else."""
+        with self._transaction() as session:
+            query = delete(AppRow).where(AppRow.id == app_id, AppRow.user_id == user_id)
+            return bool(session.execute(query).rowcount)
+
+    # --- revoked tokens ---------------------------------------------------------------------
+
+    def revoke_token(self, jti: str, expires_at: datetime) -> None:
+        if self.is_token_revoked(jti):
+            return
+        try:
+            with self._transaction() as session:
+                session.add(RevokedTokenRow(jti=jti, expires_at=expires_at))
+        except IntegrityError:
+            logger.debug("token already revoked concurrently")
+
+    def is_token_revoked(self, jti: str) -> bool:
+        with self._sessions() as session:
+            return session.get(RevokedTokenRow, jti) is not None
+
+    def purge_expired_revocations(self, now: datetime | None = None) -> int:
+        """Forgets revocations of tokens that have expired anyway."""
+        with self._transaction() as session:
+            query = delete(RevokedTokenRow).where(RevokedTokenRow.expires_at < (now or utcnow()))
+            return session.execute(query).rowcount or 0
+
+    # --- audit log --------------------------------------------------------------------------
+
+    def record_event(
+        self,
+        kind: str,
+        *,
+        success: bool,
+        user_id: int | None = None,
+        client: str | None = None,
+        score: float | None = None,
+        detail: str | None = None,
+    ) -> None:
+        row = AuditEventRow(
+            kind=kind,
+            success=success,
+            user_id=user_id,
+            client=client[:100] if client else None,
+            score=score,
+            detail=detail[:500] if detail else None,
+        )
+        with self._transaction() as session:
+            session.add(row)
+
+    def list_events(self, user_id: int | None = None, limit: int = 100) -> list[AuditEvent]:
+        query = select(AuditEventRow).order_by(AuditEventRow.id.desc()).limit(limit)
+        if user_id is not None:
+            query = query.where(AuditEventRow.user_id == user_id)
+        with self._sessions() as session:
+            return [
+                AuditEvent(
+                    id=row.id,
+                    created_at=as_utc(row.created_at),
+                    kind=row.kind,
+                    success=row.success,
+                    user_id=row.user_id,
+                    client=row.client,
+                    score=row.score,
+                    detail=row.detail,
+                )
+                for row in session.scalars(query)
+            ]
+
+    def count_users(self) -> int:
+        with self._sessions() as session:
+            return session.scalar(select(func.count()).select_from(UserRow)) or 0
+
+
+def _user(row: UserRow) -> User:
+    return User(
+        id=row.id,
+        name=row.name,
+        username=row.username,
+        email=row.email,
+        phone=row.phone,
+        password_hash=row.password_hash,
+        created_at=as_utc(row.created_at),
+    )
+
+
+def _app(row: AppRow) -> App:
+    return App(
+        id=row.id,
+        user_id=row.user_id,
+        name=row.name,
+        url=row.url,
+        description=row.description,
+        created_at=as_utc(row.created_at),
+    )
