@@ -1,0 +1,162 @@
+"""The vision pipeline as one object: decode, detect, gate, align, embed.
+
+``FaceEngine.load`` loads every model once (at app or CLI start, never at import); the service
+layer calls ``embed_burst`` for logins and enrollments, the CLI ``embed_image``."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from faceauth.config import Settings
+from faceauth.domain import (
+    BurstEmbeddings,
+    Embedding,
+    Face,
+    FaceRejected,
+    FrameRejection,
+    ImageError,
+    RejectReason,
+)
+from faceauth.vision import runtime
+from faceauth.vision.alignment import AlignmentMethod, extract_face
+from faceauth.vision.detection import DetectorConfig, MTCNNDetector
+from faceauth.vision.embedding import FaceNetEmbedder
+from faceauth.vision.images import decode_image
+from faceauth.vision.quality import QualityPolicy, first_failure, measure
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    """One frame through detection and the gates: a face crop ready to embed, or a reason."""
+
+    crop: np.ndarray | None
+    face: Face | None
+    reason: RejectReason | None
+
+
+class FaceEngine:
+    def __init__(self, detector: MTCNNDetector, embedder: FaceNetEmbedder, settings: Settings) -> None:
+        self.detector = detector
+        self.embedder = embedder
+        self.settings = settings
+        self.policy = QualityPolicy(
+            min_face_px=settings.quality_min_face_px,
+            min_sharpness=settings.quality_min_sharpness,
+            min_brightness=settings.quality_min_brightness,
+            max_brightness=settings.quality_max_brightness,
+            max_yaw=settings.quality_max_yaw,
+            max_pitch=settings.quality_max_pitch,
+            min_face_score=settings.quality_min_face_score,
+        )
+
+    @classmethod
+    def load(cls, settings: Settings) -> FaceEngine:
+        """Load MTCNN and FaceNet (converting FaceNet to ONNX on the very first start)."""
+        started = time.perf_counter()
+        threads = settings.inference_threads or runtime.default_threads()
+        pnet, rnet, onet = (runtime.create_session(path, threads) for path in runtime.mtcnn_model_paths())
+        config = DetectorConfig(
+            min_face_size=settings.min_face_size,
+            thresholds=settings.detect_thresholds,
+            pyramid_factor=settings.pyramid_factor,
+            max_side=settings.detect_max_side,
+        )
+        facenet = runtime.create_session(runtime.facenet_onnx_path(settings.data_dir / "models"), threads)
+        engine = cls(MTCNNDetector(pnet, rnet, onet, config), FaceNetEmbedder(facenet), settings)
+        logger.info("vision models loaded in %.2f s (%d threads)", time.perf_counter() - started, threads)
+        return engine
+
+    # --- single frames ---------------------------------------------------------------------------
+
+    def decode(self, data: bytes) -> np.ndarray:
+        return decode_image(data, self.settings.max_image_bytes, self.settings.max_image_pixels)
+
+    def detect(self, image: np.ndarray) -> list[Face]:
+        """Faces in the image. Small images (face crops rather than frames) get a black border
+        first, so the detector sees the whole face with some context, as on a full frame."""
+        pad = self._padding(image)
+        if pad:
+            image = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+        faces = self.detector.detect(image)
+        if not pad:
+            return faces
+        return [
+            Face(
+                box=(f.box[0] - pad, f.box[1] - pad, f.box[2] - pad, f.box[3] - pad),
+                score=f.score,
+                landmarks=tuple((x - pad, y - pad) for x, y in f.landmarks),
+            )
+            for f in faces
+        ]
+
+    def _padding(self, image: np.ndarray) -> int:
+        shorter = min(image.shape[:2])
+        if shorter >= self.settings.detect_pad_below:
+            return 0
+        return int(round(shorter * 0.25))
+
+    def crop(self, image: np.ndarray, face: Face, method: AlignmentMethod | None = None) -> np.ndarray:
+        return extract_face(image, face, method or self.settings.alignment, self.settings.face_margin_px)
+
+    def check_frame(self, image: np.ndarray) -> FrameResult:
+        """Detect and apply every gate: exactly one face, big, confident, lit, frontal, sharp."""
+        faces = self.detect(image)
+        if not faces:
+            return FrameResult(None, None, RejectReason.NO_FACE)
+        if len(faces) > 1:
+            return FrameResult(None, None, RejectReason.MULTIPLE_FACES)
+        face = faces[0]
+        crop = self.crop(image, face)
+        reason = first_failure(measure(face, crop), self.policy)
+        return FrameResult(None if reason else crop, face, reason)
+
+    def largest_face_crop(self, image: np.ndarray) -> np.ndarray:
+        """The crop of the largest face, no quality gates (for evaluating labelled photo sets)."""
+        faces = self.detect(image)
+        if not faces:
+            raise FaceRejected(RejectReason.NO_FACE)
+        return self.crop(image, max(faces, key=lambda face: face.area))
+
+    def embed_image(self, data: bytes, largest_face: bool = False) -> Embedding:
+        """The embedding of the one face in an image file.
+
+        With ``largest_face`` the largest of several faces is used and the quality gates are
+        skipped; otherwise the image must pass every gate a login frame passes."""
+        image = self.decode(data)
+        if largest_face:
+            return self.embedder.embed([self.largest_face_crop(image)])[0]
+        result = self.check_frame(image)
+        if result.crop is None:
+            raise FaceRejected(result.reason or RejectReason.NO_FACE)
+        return self.embedder.embed([result.crop])[0]
+
+    # --- bursts ----------------------------------------------------------------------------------
+
+    def embed_burst(self, frames: Sequence[bytes]) -> BurstEmbeddings:
+        """Every frame through decoding and the gates; the accepted ones embedded in one batch.
+
+        Never raises for a bad frame: each becomes a ``FrameRejection`` with its index."""
+        crops: list[np.ndarray] = []
+        accepted: list[int] = []
+        rejected: list[FrameRejection] = []
+        for index, data in enumerate(frames):
+            try:
+                result = self.check_frame(self.decode(data))
+            except ImageError as error:
+                rejected.append(FrameRejection(index, error.reason))
+                continue
+            if result.crop is None:
+                rejected.append(FrameRejection(index, result.reason or RejectReason.NO_FACE))
+            else:
+                crops.append(result.crop)
+                accepted.append(index)
+        embeddings = self.embedder.embed(crops)
+        return BurstEmbeddings(tuple(embeddings), tuple(accepted), tuple(rejected))
