@@ -73,6 +73,54 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    """The web app and JSON API under uvicorn. Secrets and the schema are checked (and, in
+    development mode, keys generated and migrations applied) once here, before any worker starts."""
+    import uvicorn
+
+    from faceauth.storage import Storage, migrate
+    from faceauth.storage.keys import check_production_settings, resolve_secret_key, resolve_template_key
+
+    settings = get_settings()
+    try:
+        check_production_settings(settings)
+        resolve_secret_key(settings)
+        resolve_template_key(settings)
+        storage = Storage.from_url(settings.resolved_database_url)
+        try:
+            migrate.prepare_schema(storage.engine, settings)
+        finally:
+            storage.close()
+    except FaceAuthError as error:
+        print(f"faceauth serve: {error}", file=sys.stderr)
+        return 2
+    uvicorn.run(
+        "faceauth.web.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level="info" if args.verbose else "warning",
+    )
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    """Apply pending database migrations (FACEAUTH_DATABASE_URL, or SQLite in the data folder)."""
+    from faceauth.storage import Storage, migrate
+
+    settings = get_settings()
+    storage = Storage.from_url(settings.resolved_database_url)
+    try:
+        before = migrate.schema_status(storage.engine)
+        migrate.upgrade(storage.engine, args.revision)
+        after = migrate.schema_status(storage.engine)
+    finally:
+        storage.close()
+    print(f"database schema: {before.current or 'empty'} -> {after.current} (head {after.head})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="faceauth", description="Face-recognition login.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
@@ -91,6 +139,18 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--plot", metavar="OUT.png", help="write ROC and score histograms")
     evaluate.add_argument("--max-impostor-pairs", type=int, default=10_000_000)
     evaluate.set_defaults(handler=cmd_eval)
+
+    serve = commands.add_parser("serve", help="run the web app and JSON API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1, help="worker processes (each loads the models)")
+    serve.set_defaults(handler=cmd_serve)
+
+    database = commands.add_parser("db", help="database schema")
+    db_commands = database.add_subparsers(dest="db_command", required=True)
+    upgrade = db_commands.add_parser("upgrade", help="apply pending migrations")
+    upgrade.add_argument("revision", nargs="?", default="head")
+    upgrade.set_defaults(handler=cmd_db_upgrade)
     return parser
 
 

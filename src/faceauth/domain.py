@@ -157,6 +157,10 @@ class ImageTooLarge(ImageError):
     reason = RejectReason.IMAGE_TOO_LARGE
 
 
+class RequestTooLarge(InvalidInput):
+    """A request body larger than ``Settings.max_request_bytes`` (maps to 413)."""
+
+
 class FaceRejected(InvalidInput):
     """A single image (``faceauth compare``) whose face cannot be used."""
 

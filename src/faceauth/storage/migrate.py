@@ -4,6 +4,7 @@ The script location is resolved from this package, never from an alembic.ini in 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +13,11 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
+
+from faceauth.config import Settings
+from faceauth.domain import ConfigurationError
+
+logger = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -46,3 +52,18 @@ def schema_status(engine: Engine) -> SchemaStatus:
     with engine.connect() as connection:
         current = MigrationContext.configure(connection).get_current_revision()
     return SchemaStatus(current=current, head=head)
+
+
+def prepare_schema(engine: Engine, settings: Settings) -> None:
+    """At start-up. Development: apply pending migrations. Production: refuse to run on an outdated
+    schema (raises ConfigurationError), since migrating is a deliberate step there."""
+    status = schema_status(engine)
+    if status.up_to_date:
+        return
+    if settings.is_production:
+        raise ConfigurationError(
+            f"database schema is at revision {status.current or 'none'}, this version needs {status.head}: "
+            "run `faceauth db upgrade` first"
+        )
+    logger.info("upgrading database schema from %s to %s", status.current or "empty", status.head)
+    upgrade(engine)

@@ -1,0 +1,126 @@
+"""The application factory: ``create_app(settings, engine)``.
+
+Start-up (the lifespan) checks production secrets, brings the database schema up to date in
+development mode (production refuses to start when it is behind), and loads the vision models
+once, unless an engine is passed in."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
+import anyio
+import anyio.to_thread
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+import faceauth
+from faceauth.config import Settings, get_settings
+from faceauth.domain import RequestTooLarge
+from faceauth.service.accounts import AccountService
+from faceauth.service.apps import AppService
+from faceauth.service.faces import BurstEmbedder, FaceService
+from faceauth.service.tokens import TokenService
+from faceauth.storage import Storage, migrate
+from faceauth.storage.crypto import TemplateCipher
+from faceauth.storage.keys import check_production_settings, resolve_secret_key, resolve_template_key
+from faceauth.web import api, pages
+from faceauth.web.deps import Services
+from faceauth.web.errors import register_error_handlers
+
+if TYPE_CHECKING:
+    from faceauth.vision.engine import FaceEngine
+
+logger = logging.getLogger(__name__)
+
+
+def build_services(settings: Settings, storage: Storage, engine: BurstEmbedder) -> Services:
+    cipher = TemplateCipher(resolve_template_key(settings))
+    return Services(
+        settings=settings,
+        storage=storage,
+        accounts=AccountService(storage, settings),
+        tokens=TokenService(resolve_secret_key(settings), storage, settings),
+        faces=FaceService(engine, storage, cipher, settings),
+        apps=AppService(storage),
+        inference_limiter=anyio.CapacityLimiter(max(1, settings.inference_concurrency)),
+    )
+
+
+def load_engine(settings: Settings) -> FaceEngine:
+    from faceauth.vision.engine import FaceEngine
+
+    return FaceEngine.load(settings)
+
+
+def create_app(settings: Settings | None = None, engine: FaceEngine | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        check_production_settings(settings)
+        storage = Storage.from_url(settings.resolved_database_url)
+        try:
+            migrate.prepare_schema(storage.engine, settings)
+            face_engine = engine or await anyio.to_thread.run_sync(load_engine, settings)
+            app.state.services = build_services(settings, storage, face_engine)
+            storage.purge_expired_revocations()
+            logger.info("faceauth ready (%s mode)", settings.env)
+            yield
+        finally:
+            app.state.services = None
+            storage.close()
+
+    app = FastAPI(title="faceauth", version=faceauth.__version__, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.services = None
+    app.state.html_error_renderer = getattr(pages, "render_error", None)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    register_error_handlers(app)
+    app.include_router(api.router)
+    app.include_router(pages.router)
+
+    @app.get("/healthz", tags=["health"])
+    def healthz(request: Request) -> JSONResponse:
+        if request.app.state.services is None:
+            return JSONResponse({"status": "starting"}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    return app
+
+
+class BodySizeLimit:
+    """Answers 413 to a request whose body is larger than ``max_bytes``, whether it declares its
+    length or streams it in chunks."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            response = JSONResponse({"detail": self._message()}, status_code=413)
+            await response(scope, receive, send)
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise RequestTooLarge(self._message())
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+    def _message(self) -> str:
+        return f"request body too large: the limit is {self.max_bytes} bytes"
