@@ -1,0 +1,301 @@
+"""The whole web flow in a real headless Chromium against a real server, with a fake webcam.
+
+register -> login -> enroll -> logout -> login -> verify -> dashboard (add, view, remove an app),
+with a screenshot of every page in ``$FACEAUTH_ARTIFACTS_DIR`` (default ``artifacts/screenshots``).
+A second walk shows a camera without a face and checks the per-frame feedback.
+
+Needs /usr/bin/chromium, the playwright package and the shared photos; skips with the reason if not."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed (.[dev])")
+
+# Sibling modules: pytest puts this folder on sys.path (tests/web has no __init__.py).
+from browser_support import (
+    CHROMIUM,
+    LiveServer,
+    Screenshots,
+    artifacts_dir,
+    chromium_args,
+    chromium_missing_reason,
+    live_server,
+)
+from fake_camera import build_fake_camera_video, photos_of, test_data_root
+from playwright.sync_api import Page, expect, sync_playwright
+
+pytestmark = pytest.mark.browser
+
+PERSON = "person01"
+PASSWORD = "correct horse battery staple"
+CAPTURE_TIMEOUT_MS = 120_000  # a burst on a cold, busy CI machine
+
+
+@dataclass(frozen=True)
+class Account:
+    name: str
+    username: str
+    email: str
+    phone: str
+
+
+ALICE = Account("Alice Example", "alice_ex", "alice@example.com", "+44 20 7946 0958")
+BOB = Account("Bob Nobody", "bob.nobody", "bob@example.org", "+1 202 555 0143")
+
+
+def _skip_unless_ready() -> None:
+    reason = chromium_missing_reason()
+    if reason:
+        pytest.skip(reason)
+    if not (test_data_root() / "faces" / "deepface_tests" / "images.csv").is_file():
+        pytest.skip(f"test photos not found under {test_data_root()} (set FACEAUTH_TEST_DATA)")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    _skip_unless_ready()
+    with live_server(tmp_path_factory.mktemp("server-data")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def screenshots() -> Screenshots:
+    shots = Screenshots(artifacts_dir())
+    shots.clear_old()
+    return shots
+
+
+@pytest.fixture(scope="module")
+def face_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    _skip_unless_ready()
+    photo = photos_of(PERSON)[0].path
+    return build_fake_camera_video([photo], tmp_path_factory.mktemp("camera") / "face.y4m")
+
+
+@pytest.fixture(scope="module")
+def no_face_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    _skip_unless_ready()
+    photo = test_data_root() / "faces" / "nonface" / "skimage_coffee.png"
+    if not photo.is_file():
+        pytest.skip(f"{photo} not found")
+    return build_fake_camera_video([photo], tmp_path_factory.mktemp("camera") / "no-face.y4m")
+
+
+@dataclass
+class BrowserPage:
+    """A Playwright page plus what went wrong inside it: script errors and CSP violations."""
+
+    page: Page
+    base_url: str
+    problems: list[str]
+
+    def goto(self, path: str) -> None:
+        self.page.goto(self.base_url + path)
+
+    def url_path(self) -> str:
+        return re.sub(r"^https?://[^/]+", "", self.page.url)
+
+
+@contextmanager
+def chromium_page(server: LiveServer, video: Path) -> Iterator[BrowserPage]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=chromium_args(video)
+        )
+        try:
+            context = browser.new_context(viewport={"width": 1100, "height": 820})
+            context.set_default_timeout(20_000)
+            page = context.new_page()
+            wrapped = BrowserPage(page, server.base_url, [])
+            page.on("pageerror", lambda error: wrapped.problems.append(f"script error: {error}"))
+            page.on("console", lambda message: _note_console(wrapped, message.type, message.text))
+            yield wrapped
+        finally:
+            browser.close()
+
+
+def _note_console(wrapped: BrowserPage, kind: str, text: str) -> None:
+    if "Content Security Policy" in text or "Refused to" in text:
+        wrapped.problems.append(f"console {kind}: {text}")
+
+
+# --------------------------------------------------------------------------------------------
+# Steps
+# --------------------------------------------------------------------------------------------
+
+
+def register(browser: BrowserPage, account: Account, shots: Screenshots | None) -> None:
+    page = browser.page
+    browser.goto("/register")
+    expect(page.get_by_role("heading", name="Create an account")).to_be_visible()
+    page.get_by_label("Full name").fill(account.name)
+    page.get_by_label("Username").fill(account.username)
+    page.get_by_label("Email").fill(account.email)
+    page.get_by_label("Phone").fill(account.phone)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_label("Password again").fill(PASSWORD)
+    if shots:
+        shots.take(page, "register")
+    page.get_by_role("button", name="Create account").click()
+    expect(page).to_have_url(re.compile(r"/login"))
+    expect(page.get_by_role("status").first).to_contain_text("Account created")
+
+
+def register_with_mistakes(browser: BrowserPage, shots: Screenshots) -> None:
+    """Per-field messages: a bad email, a short common password, passwords that differ."""
+    page = browser.page
+    browser.goto("/register")
+    page.get_by_label("Full name").fill("Mallory")
+    page.get_by_label("Username").fill("m")
+    page.get_by_label("Email").fill("not-an-email")
+    page.get_by_label("Phone").fill("12")
+    page.get_by_label("Password", exact=True).fill("password")
+    page.get_by_label("Password again").fill("something else")
+    page.get_by_role("button", name="Create account").click()
+    for field in ("username", "email", "phone", "password", "password_confirm"):
+        expect(page.locator(f"#{field}-error")).to_be_visible()
+        expect(page.locator(f"#{field}")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#name-error")).to_have_count(0)
+    expect(page.get_by_label("Email")).to_have_value("not-an-email")  # kept for correction
+    expect(page.get_by_label("Password", exact=True)).to_have_value("")  # never echoed back
+    shots.take(page, "register-errors")
+
+
+def log_in(browser: BrowserPage, login: str, shots: Screenshots | None, step: str = "login") -> None:
+    page = browser.page
+    browser.goto("/login")
+    page.get_by_label("Username or email").fill(login)
+    page.get_by_label("Password").fill(PASSWORD)
+    if shots:
+        shots.take(page, step)
+    page.get_by_role("button", name="Continue").click()
+
+
+def capture(browser: BrowserPage, button: str) -> str:
+    """Press the capture button once the camera runs; returns the final state of the widget."""
+    page = browser.page
+    camera = page.locator("[data-camera]")
+    capture_button = page.get_by_role("button", name=button)
+    expect(capture_button).to_be_enabled(timeout=30_000)
+    capture_button.click()
+    expect(camera).to_have_attribute("data-state", re.compile("success|failure"), timeout=CAPTURE_TIMEOUT_MS)
+    return str(camera.get_attribute("data-state"))
+
+
+def log_out(browser: BrowserPage) -> None:
+    browser.page.get_by_role("button", name=re.compile("^Log out")).click()
+    expect(browser.page).to_have_url(re.compile(r"/login"))
+
+
+# --------------------------------------------------------------------------------------------
+# Tests
+# --------------------------------------------------------------------------------------------
+
+
+def test_register_enroll_verify_and_manage_apps(
+    server: LiveServer, face_video: Path, screenshots: Screenshots
+) -> None:
+    with chromium_page(server, face_video) as browser:
+        page = browser.page
+        register_with_mistakes(browser, screenshots)
+        register(browser, ALICE, screenshots)
+        screenshots.take(page, "registered")
+
+        # Password only: the face pages open, the dashboard does not.
+        log_in(browser, ALICE.username, screenshots)
+        expect(page).to_have_url(re.compile(r"/face/enroll$"))
+        browser.goto("/apps")
+        expect(page).to_have_url(re.compile(r"/face/enroll$"))
+
+        expect(page.get_by_role("button", name="Capture")).to_be_enabled(timeout=30_000)
+        screenshots.take(page, "enroll-camera")
+        assert capture(browser, "Capture") == "success", page.locator(".camera-status").inner_text()
+        frames = page.locator(".frame-strip .frame")
+        expect(frames).to_have_count(8)
+        assert page.locator(".frame-strip .frame.ok").count() >= 5
+        expect(page.locator(".camera-status")).to_contain_text("enrolled")
+        screenshots.take(page, "enrolled")
+
+        log_out(browser)
+        expect(page.get_by_role("status").first).to_contain_text("logged out")
+        screenshots.take(page, "logged-out")
+        browser.goto("/apps")
+        expect(page.get_by_role("heading", name="Please log in")).to_be_visible()
+        screenshots.take(page, "unauthorized")
+
+        # Second login, by email: password, then the face.
+        log_in(browser, ALICE.email, None)
+        expect(page).to_have_url(re.compile(r"/face/verify$"))
+        expect(page.get_by_role("button", name="Verify")).to_be_enabled(timeout=30_000)
+        screenshots.take(page, "verify-camera")
+        assert capture(browser, "Verify") == "success", page.locator(".camera-status").inner_text()
+        screenshots.take(page, "verified")
+        expect(page).to_have_url(re.compile(r"/apps$"), timeout=15_000)
+        expect(page.get_by_role("heading", name="Your applications")).to_be_visible()
+        screenshots.take(page, "dashboard-empty")
+
+        add_view_and_remove_app(browser, screenshots)
+
+        browser.goto("/account")
+        expect(page.get_by_role("heading", name="Your account")).to_be_visible()
+        expect(page.locator(".details")).to_contain_text("enrolled")
+        screenshots.take(page, "account")
+
+        browser.goto("/apps/987654")
+        expect(page.get_by_role("heading", name="Not found")).to_be_visible()
+        screenshots.take(page, "error-not-found")
+
+        assert browser.problems == []
+
+
+def add_view_and_remove_app(browser: BrowserPage, shots: Screenshots) -> None:
+    page = browser.page
+    page.get_by_label("Name").fill("Payroll")
+    page.get_by_label("Web address").fill("https://payroll.example.com/")
+    page.get_by_label("Description").fill("Monthly payslips and expenses")
+    page.get_by_role("button", name="Add application").click()
+    expect(page).to_have_url(re.compile(r"/apps$"))
+    entry = page.locator(".app-item", has_text="Payroll")
+    expect(entry).to_contain_text("https://payroll.example.com/")
+    expect(entry).to_contain_text("Monthly payslips")
+    shots.take(page, "dashboard-with-app")
+
+    entry.get_by_role("link", name="Payroll").click()
+    expect(page.get_by_role("heading", name="Payroll")).to_be_visible()
+    expect(page.get_by_role("link", name="https://payroll.example.com/")).to_be_visible()
+    shots.take(page, "app-detail")
+
+    page.get_by_role("link", name="All applications").click()
+    page.get_by_role("button", name="Remove Payroll").click()
+    expect(page).to_have_url(re.compile(r"/apps$"))
+    expect(page.locator(".app-item")).to_have_count(0)
+    expect(page.get_by_text("Nothing here yet")).to_be_visible()
+    shots.take(page, "dashboard-app-removed")
+
+
+def test_enrollment_without_a_face_explains_each_frame(
+    server: LiveServer, no_face_video: Path, screenshots: Screenshots
+) -> None:
+    with chromium_page(server, no_face_video) as browser:
+        page = browser.page
+        register(browser, BOB, None)
+        log_in(browser, BOB.username, None)
+        expect(page).to_have_url(re.compile(r"/face/enroll$"))
+        assert capture(browser, "Capture") == "failure"
+        expect(page.locator(".frame-strip .frame.rejected")).to_have_count(8)
+        expect(page.locator(".frame-strip .frame").first).to_contain_text("No face found")
+        expect(page.get_by_role("button", name="Try again")).to_be_enabled()
+        shots_path = screenshots.take(page, "enroll-no-face")
+        assert shots_path.stat().st_size > 10_000
+
+        # Nothing was stored: the next login still asks for enrollment, and the dashboard stays shut.
+        browser.goto("/apps")
+        expect(page).to_have_url(re.compile(r"/face/enroll$"))
+        assert browser.problems == []
