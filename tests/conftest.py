@@ -1,0 +1,106 @@
+"""Shared fixtures: test data (real photos), settings in a temporary folder, and real databases.
+
+- ``FACEAUTH_TEST_DATA``: the shared data folder (default ``<repo>/../shared/data``); tests that
+  need photos skip when it is absent.
+- ``FACEAUTH_TEST_POSTGRES_URL``: a PostgreSQL database (``postgresql+psycopg://...``) the tests may
+  wipe; storage tests run on it as well as on SQLite when it is set."""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from faceauth.config import Settings
+from faceauth.storage import Storage, migrate
+from faceauth.storage.models import Base
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+FACES_CSV = Path("faces") / "deepface_tests" / "images.csv"
+
+
+def shared_data_root() -> Path:
+    return Path(os.environ.get("FACEAUTH_TEST_DATA", REPO_ROOT.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def data_root() -> Path:
+    root = shared_data_root()
+    if not (root / FACES_CSV).is_file():
+        pytest.skip(f"test photos not found: {root / FACES_CSV} (set FACEAUTH_TEST_DATA)")
+    return root
+
+
+@pytest.fixture(scope="session")
+def photos_by_identity(data_root: Path) -> dict[str, list[Path]]:
+    """Identity -> photo paths, from faces/deepface_tests/images.csv (``path,identity`` rows)."""
+    csv_path = data_root / FACES_CSV
+    photos: dict[str, list[Path]] = defaultdict(list)
+    with csv_path.open(newline="") as file:
+        for row in csv.DictReader(file):
+            photos[row["identity"]].append(csv_path.parent / row["path"])
+    return dict(photos)
+
+
+def make_settings(data_dir: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "env": "development",
+        "data_dir": data_dir,
+        "database_url": f"sqlite:///{data_dir / 'faceauth.db'}",
+        "secret_key": "test-secret-key-that-is-long-enough-for-hs256-0123456789",
+        "liveness_required": False,
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+SettingsFactory = Callable[..., Settings]
+
+
+@pytest.fixture
+def settings_factory(tmp_path: Path) -> SettingsFactory:
+    """Settings in a temporary data folder, with keyword overrides (``env="production"``...)."""
+    return lambda **overrides: make_settings(tmp_path, **overrides)
+
+
+@pytest.fixture
+def settings(settings_factory: SettingsFactory) -> Settings:
+    return settings_factory()
+
+
+def wipe_postgres(url: str) -> None:
+    storage = Storage.from_url(url)
+    try:
+        Base.metadata.drop_all(storage.engine)
+        with storage.engine.begin() as connection:
+            connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    finally:
+        storage.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database: SQLite in a temporary folder, or the PostgreSQL test database, wiped."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'db' / 'faceauth.db'}"
+        return
+    url = os.environ.get("FACEAUTH_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("FACEAUTH_TEST_POSTGRES_URL is not set")
+    wipe_postgres(url)
+    yield url
+    wipe_postgres(url)
+
+
+@pytest.fixture
+def storage(database_url: str) -> Iterator[Storage]:
+    """A migrated, empty database behind the storage interface."""
+    store = Storage.from_url(database_url)
+    migrate.upgrade(store.engine)
+    yield store
+    store.close()
