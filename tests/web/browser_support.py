@@ -6,7 +6,6 @@ Kept apart from ``tests/conftest.py`` (owned by the API tests) so the two never 
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -17,6 +16,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import httpx
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path(os.environ.get("FACEAUTH_CHROMIUM", "/usr/bin/chromium"))
@@ -153,5 +154,19 @@ class Screenshots:
             old.unlink()
 
 
-def remove_tree(path: Path) -> None:
-    shutil.rmtree(path, ignore_errors=True)
+def register_and_enroll_via_api(base_url: str, account: dict[str, str], frames: list[str]) -> None:
+    """Creates an account and enrolls its face through the JSON API, as an integrator would, so a
+    browser test can start from an enrolled user. ``account`` holds the registration fields."""
+    with httpx.Client(base_url=base_url, timeout=120) as client:
+        created = client.post("/api/v1/users", json=account)
+        created.raise_for_status()
+        login = client.post(
+            "/api/v1/auth/login", json={"login": account["username"], "password": account["password"]}
+        )
+        login.raise_for_status()
+        token = login.json()["access_token"]
+        enrolled = client.post(
+            "/api/v1/face/enroll", json={"frames": frames}, headers={"Authorization": f"Bearer {token}"}
+        )
+        if enrolled.status_code != 201:
+            raise AssertionError(f"enrollment through the API failed: {enrolled.status_code} {enrolled.text}")

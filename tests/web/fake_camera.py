@@ -7,7 +7,9 @@ folder by the test that needs it."""
 
 from __future__ import annotations
 
+import base64
 import csv
+import io
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,7 +33,7 @@ class LabelledPhoto:
     identity: str
 
 
-def test_data_root() -> Path:
+def shared_data_root() -> Path:
     """The shared data folder: ``$FACEAUTH_TEST_DATA`` or ``<repo>/../shared/data``."""
     configured = os.environ.get("FACEAUTH_TEST_DATA")
     return Path(configured) if configured else REPO_ROOT.parent / "shared" / "data"
@@ -41,7 +43,7 @@ def deepface_photos(root: Path | None = None) -> list[LabelledPhoto]:
     """Every row of ``faces/deepface_tests/images.csv`` (``path,identity``), with absolute paths.
 
     Raises FileNotFoundError when the data set is absent (tests turn that into a skip)."""
-    folder = (root or test_data_root()) / "faces" / "deepface_tests"
+    folder = (root or shared_data_root()) / "faces" / "deepface_tests"
     with (folder / "images.csv").open(newline="") as handle:
         return [LabelledPhoto(folder / row["path"], row["identity"]) for row in csv.DictReader(handle)]
 
@@ -107,3 +109,10 @@ def build_fake_camera_video(
             noise = rng.integers(-3, 4, size=still.shape, dtype=np.int16)
             frames.append(np.clip(still + noise, 0, 255).astype(np.uint8))
     return write_y4m(frames, destination, fps=fps)
+
+
+def frame_as_jpeg_data_url(frame: RgbFrame, quality: int = 90) -> str:
+    """One composed frame as the webcam script would send it: a JPEG data URL."""
+    buffer = io.BytesIO()
+    Image.fromarray(frame).save(buffer, format="JPEG", quality=quality)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")

@@ -27,13 +27,21 @@ from browser_support import (
     chromium_args,
     chromium_missing_reason,
     live_server,
+    register_and_enroll_via_api,
 )
-from fake_camera import build_fake_camera_video, photos_of, test_data_root
+from fake_camera import (
+    build_fake_camera_video,
+    compose_frame,
+    frame_as_jpeg_data_url,
+    photos_of,
+    shared_data_root,
+)
 from playwright.sync_api import Page, expect, sync_playwright
 
 pytestmark = pytest.mark.browser
 
 PERSON = "person01"
+IMPOSTOR = "person03"
 PASSWORD = "correct horse battery staple"
 CAPTURE_TIMEOUT_MS = 120_000  # a burst on a cold, busy CI machine
 
@@ -48,14 +56,15 @@ class Account:
 
 ALICE = Account("Alice Example", "alice_ex", "alice@example.com", "+44 20 7946 0958")
 BOB = Account("Bob Nobody", "bob.nobody", "bob@example.org", "+1 202 555 0143")
+CAROL = Account("Carol Target", "carol", "carol@example.net", "+33 1 42 68 53 00")
 
 
 def _skip_unless_ready() -> None:
     reason = chromium_missing_reason()
     if reason:
         pytest.skip(reason)
-    if not (test_data_root() / "faces" / "deepface_tests" / "images.csv").is_file():
-        pytest.skip(f"test photos not found under {test_data_root()} (set FACEAUTH_TEST_DATA)")
+    if not (shared_data_root() / "faces" / "deepface_tests" / "images.csv").is_file():
+        pytest.skip(f"test photos not found under {shared_data_root()} (set FACEAUTH_TEST_DATA)")
 
 
 @pytest.fixture(scope="module")
@@ -80,9 +89,16 @@ def face_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
+def impostor_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    _skip_unless_ready()
+    photo = photos_of(IMPOSTOR)[0].path
+    return build_fake_camera_video([photo], tmp_path_factory.mktemp("camera") / "impostor.y4m")
+
+
+@pytest.fixture(scope="module")
 def no_face_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
     _skip_unless_ready()
-    photo = test_data_root() / "faces" / "nonface" / "skimage_coffee.png"
+    photo = shared_data_root() / "faces" / "nonface" / "skimage_coffee.png"
     if not photo.is_file():
         pytest.skip(f"{photo} not found")
     return build_fake_camera_video([photo], tmp_path_factory.mktemp("camera") / "no-face.y4m")
@@ -244,7 +260,7 @@ def test_register_enroll_verify_and_manage_apps(
         add_view_and_remove_app(browser, screenshots)
 
         browser.goto("/account")
-        expect(page.get_by_role("heading", name="Your account")).to_be_visible()
+        expect(page.get_by_role("heading", name="Your account", exact=True)).to_be_visible()
         expect(page.locator(".details")).to_contain_text("enrolled")
         screenshots.take(page, "account")
 
@@ -252,7 +268,26 @@ def test_register_enroll_verify_and_manage_apps(
         expect(page.get_by_role("heading", name="Not found")).to_be_visible()
         screenshots.take(page, "error-not-found")
 
+        delete_account(browser, screenshots)
         assert browser.problems == []
+
+
+def delete_account(browser: BrowserPage, shots: Screenshots) -> None:
+    """A wrong confirmation is refused with a message; the right one deletes the account."""
+    page = browser.page
+    browser.goto("/account")
+    confirm = page.get_by_label(re.compile("to confirm"))
+    confirm.fill("someone_else")
+    page.get_by_role("button", name="Delete my account").click()
+    expect(page.locator("#confirm_username-error")).to_contain_text("exactly to confirm")
+    shots.take(page, "account-delete-refused")
+    page.get_by_label(re.compile("to confirm")).fill(ALICE.username)
+    page.get_by_role("button", name="Delete my account").click()
+    expect(page).to_have_url(re.compile(r"/login\?notice=account-deleted$"))
+    expect(page.get_by_role("status").first).to_contain_text("deleted")
+    shots.take(page, "account-deleted")
+    log_in(browser, ALICE.username, None)
+    expect(page.get_by_role("alert")).to_contain_text("do not match")
 
 
 def add_view_and_remove_app(browser: BrowserPage, shots: Screenshots) -> None:
@@ -261,7 +296,8 @@ def add_view_and_remove_app(browser: BrowserPage, shots: Screenshots) -> None:
     page.get_by_label("Web address").fill("https://payroll.example.com/")
     page.get_by_label("Description").fill("Monthly payslips and expenses")
     page.get_by_role("button", name="Add application").click()
-    expect(page).to_have_url(re.compile(r"/apps$"))
+    expect(page).to_have_url(re.compile(r"/apps\?notice=app-added$"))
+    expect(page.get_by_role("status").first).to_contain_text("Application added")
     entry = page.locator(".app-item", has_text="Payroll")
     expect(entry).to_contain_text("https://payroll.example.com/")
     expect(entry).to_contain_text("Monthly payslips")
@@ -274,7 +310,7 @@ def add_view_and_remove_app(browser: BrowserPage, shots: Screenshots) -> None:
 
     page.get_by_role("link", name="All applications").click()
     page.get_by_role("button", name="Remove Payroll").click()
-    expect(page).to_have_url(re.compile(r"/apps$"))
+    expect(page).to_have_url(re.compile(r"/apps\?notice=app-removed$"))
     expect(page.locator(".app-item")).to_have_count(0)
     expect(page.get_by_text("Nothing here yet")).to_be_visible()
     shots.take(page, "dashboard-app-removed")
@@ -298,4 +334,32 @@ def test_enrollment_without_a_face_explains_each_frame(
         # Nothing was stored: the next login still asks for enrollment, and the dashboard stays shut.
         browser.goto("/apps")
         expect(page).to_have_url(re.compile(r"/face/enroll$"))
+        assert browser.problems == []
+
+
+def test_someone_else_with_the_password_is_refused_at_the_face_step(
+    server: LiveServer, impostor_video: Path, screenshots: Screenshots
+) -> None:
+    """Carol enrolled (through the API) with her own face; someone else who knows her password
+    passes the password step, but the camera shows a different person and the dashboard stays shut."""
+    carol_frame = frame_as_jpeg_data_url(compose_frame(photos_of(PERSON)[0].path))
+    fields = {
+        "name": CAROL.name,
+        "username": CAROL.username,
+        "email": CAROL.email,
+        "phone": CAROL.phone,
+        "password": PASSWORD,
+        "password_confirm": PASSWORD,
+    }
+    register_and_enroll_via_api(server.base_url, fields, [carol_frame] * 8)
+    with chromium_page(server, impostor_video) as browser:
+        page = browser.page
+        log_in(browser, CAROL.username, None)
+        expect(page).to_have_url(re.compile(r"/face/verify$"))
+        assert capture(browser, "Verify") == "failure"
+        expect(page.locator(".camera-status")).to_contain_text("did not match")
+        expect(page.get_by_role("button", name="Try again")).to_be_enabled()
+        screenshots.take(page, "verify-refused")
+        browser.goto("/apps")
+        expect(page).to_have_url(re.compile(r"/face/verify$"))
         assert browser.problems == []
