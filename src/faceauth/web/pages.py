@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
+import phonenumbers
 from fastapi import APIRouter, Form, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -752,11 +753,20 @@ def account_page_response(
         "name": user.name,
         "username": user.username,
         "email": user.email,
-        "phone": user.phone,
+        "phone": readable_phone(user.phone),
         "face_enrolled": viewer.face_enrolled,
     }
     full_context = {"account": account, **(context or {})}
     return render(request, "account.html", full_context, status_code=status_code, active="account")
+
+
+def readable_phone(e164: str) -> str:
+    """``+442079460958`` -> ``+44 20 7946 0958``; anything unparsable is shown as stored."""
+    try:
+        number = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return e164
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
 
 @router.get("/account")
