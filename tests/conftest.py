@@ -9,9 +9,14 @@ from __future__ import annotations
 
 import csv
 import os
+import socket
+import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from sqlalchemy import text
@@ -19,6 +24,9 @@ from sqlalchemy import text
 from faceauth.config import Settings
 from faceauth.storage import Storage, migrate
 from faceauth.storage.models import Base
+
+if TYPE_CHECKING:
+    from faceauth.vision.engine import FaceEngine
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FACES_CSV = Path("faces") / "deepface_tests" / "images.csv"
@@ -104,3 +112,62 @@ def storage(database_url: str) -> Iterator[Storage]:
     migrate.upgrade(store.engine)
     yield store
     store.close()
+
+
+# --- a real server with the real vision engine, for the API tests --------------------------------
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    base_url: str
+    settings: Settings
+
+    def count_rows(self, table: str, user_id: int) -> int:
+        """Read the server's database directly (not through its API)."""
+        storage = Storage.from_url(self.settings.resolved_database_url)
+        try:
+            with storage.engine.connect() as connection:
+                query = text(f"SELECT COUNT(*) FROM {table} WHERE user_id = :user_id")
+                return int(connection.execute(query, {"user_id": user_id}).scalar_one())
+        finally:
+            storage.close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def face_engine() -> FaceEngine:
+    """The real vision models, loaded once per test session (the model cache in the default data
+    folder is reused between runs)."""
+    from faceauth.vision.engine import FaceEngine
+
+    return FaceEngine.load(Settings())
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory, face_engine: FaceEngine) -> Iterator[LiveServer]:
+    """uvicorn serving ``create_app`` on a free loopback port, in a thread of this process, with its
+    own temporary data folder and SQLite database. Liveness is not built yet, so it is off."""
+    import uvicorn
+
+    from faceauth.web.app import create_app
+
+    settings = make_settings(tmp_path_factory.mktemp("server"), liveness_required=False)
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings, face_engine), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            pytest.fail("the test server did not start")
+        time.sleep(0.05)
+    yield LiveServer(f"http://127.0.0.1:{port}", settings)
+    server.should_exit = True
+    thread.join(timeout=30)
