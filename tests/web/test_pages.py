@@ -250,6 +250,13 @@ def test_enrollment_lists_rejected_frames_and_a_failed_one_stores_nothing(client
     assert "enrolled" in str(enrolled["message"])
 
 
+def test_a_capture_after_the_session_ended_points_to_the_login_page(client: TestClient) -> None:
+    register(client)
+    page_csrf(client)
+    ended = capture(client, "/face/verify", *[b"face-a"] * 8)
+    assert ended["status"] == 401 and ended["login_url"] == "/login"
+
+
 def test_capture_posts_need_the_csrf_header(client: TestClient) -> None:
     register(client)
     log_in(client)

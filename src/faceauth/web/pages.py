@@ -23,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import secrets
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -151,7 +151,7 @@ class PageRoute(APIRoute):
     """Runs a page route and turns whatever goes wrong into a friendly answer, then adds the
     security headers and, when this request created one, the CSRF cookie."""
 
-    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handle = super().get_route_handler()
 
         async def page_handler(request: Request) -> Response:
@@ -381,9 +381,8 @@ def error_response(request: Request, status_code: int, message: str | None = Non
 def unauthorized_response(request: Request) -> Response:
     message = "Log in to see this page. If you were logged in, your session has ended."
     if wants_json(request):
-        return JSONResponse(
-            {"ok": False, "message": "Your session has ended. Log in again."}, status_code=401
-        )
+        body = {"ok": False, "message": "Your session has ended. Log in again.", "login_url": "/login"}
+        return JSONResponse(body, status_code=401)
     response = render(request, "unauthorized.html", {"message": message}, status_code=401)
     if request.cookies.get(TOKEN_COOKIE):
         clear_token_cookie(request, response)
@@ -636,7 +635,10 @@ async def verify(request: Request) -> Response:
         )
     except (NotEnoughGoodFrames, ValidationFailed) as error:
         return capture_failure(error, len(frames))
-    scores = {"similarity": round(result.match.similarity, 4), "threshold": result.match.threshold}
+    scores: dict[str, Any] = {
+        "similarity": round(result.match.similarity, 4),
+        "threshold": result.match.threshold,
+    }
     if not result.verified:
         message = (
             "Your face did not match the enrolled one "

@@ -4,7 +4,8 @@
  * data-burst (frames per capture), data-interval-ms and data-success-url. It posts
  * {"frames": [data URLs]} as JSON with the X-CSRF-Token header taken from <meta name="csrf-token">;
  * the session cookie travels by itself. The page endpoint answers
- * {ok, message, frames_used, frames_rejected: [{index, reason, message}], redirect}.
+ * {ok, message, frames_used, frames_rejected: [{index, reason, message}], redirect}, and
+ * {ok: false, message, login_url} when the session has ended.
  */
 "use strict";
 
@@ -182,6 +183,11 @@
         this.setState("failure", result.message || "That did not work. Please try again.");
         this.button.disabled = false;
         this.button.textContent = "Try again";
+        if (result.login_url) {
+          this.continueLink.href = result.login_url;
+          this.continueLink.textContent = "Log in again";
+          this.continueLink.hidden = false;
+        }
       }
     }
 
