@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, delete, event, func, select
+from sqlalchemy import CursorResult, Delete, Engine, create_engine, delete, event, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -133,8 +133,7 @@ class Storage:
     def delete_user(self, user_id: int) -> bool:
         """Deletes the user; their face template and apps go with them (ON DELETE CASCADE)."""
         with self._transaction() as session:
-            result = session.execute(delete(UserRow).where(UserRow.id == user_id))
-            return bool(result.rowcount)
+            return _execute_delete(session, delete(UserRow).where(UserRow.id == user_id)) > 0
 
     # --- face templates ---------------------------------------------------------------------
 
@@ -183,8 +182,8 @@ class Storage:
 
     def delete_template(self, user_id: int) -> bool:
         with self._transaction() as session:
-            result = session.execute(delete(FaceTemplateRow).where(FaceTemplateRow.user_id == user_id))
-            return bool(result.rowcount)
+            query = delete(FaceTemplateRow).where(FaceTemplateRow.user_id == user_id)
+            return _execute_delete(session, query) > 0
 
     # --- apps -------------------------------------------------------------------------------
 
@@ -208,7 +207,7 @@ class Storage:
         """False when there is no such app or it belongs to someone else."""
         with self._transaction() as session:
             query = delete(AppRow).where(AppRow.id == app_id, AppRow.user_id == user_id)
-            return bool(session.execute(query).rowcount)
+            return _execute_delete(session, query) > 0
 
     # --- revoked tokens ---------------------------------------------------------------------
 
@@ -229,7 +228,7 @@ class Storage:
         """Forgets revocations of tokens that have expired anyway."""
         with self._transaction() as session:
             query = delete(RevokedTokenRow).where(RevokedTokenRow.expires_at < (now or utcnow()))
-            return session.execute(query).rowcount or 0
+            return _execute_delete(session, query)
 
     # --- audit log --------------------------------------------------------------------------
 
@@ -276,6 +275,13 @@ class Storage:
     def count_users(self) -> int:
         with self._sessions() as session:
             return session.scalar(select(func.count()).select_from(UserRow)) or 0
+
+
+def _execute_delete(session: Session, statement: Delete) -> int:
+    """Runs a DELETE and returns how many rows it removed."""
+    result = session.execute(statement)
+    assert isinstance(result, CursorResult)
+    return int(result.rowcount)
 
 
 def _user(row: UserRow) -> User:

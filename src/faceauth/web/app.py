@@ -65,7 +65,11 @@ def create_app(settings: Settings | None = None, engine: FaceEngine | None = Non
         storage = Storage.from_url(settings.resolved_database_url)
         try:
             migrate.prepare_schema(storage.engine, settings)
-            face_engine = engine or await anyio.to_thread.run_sync(load_engine, settings)
+            face_engine: BurstEmbedder
+            if engine is not None:
+                face_engine = engine
+            else:
+                face_engine = await anyio.to_thread.run_sync(load_engine, settings)
             app.state.services = build_services(settings, storage, face_engine)
             storage.purge_expired_revocations()
             logger.info("faceauth ready (%s mode)", settings.env)
