@@ -342,6 +342,18 @@ def test_oversized_request_gets_413(client: httpx.Client, live_server: LiveServe
     assert response.status_code == 413
     assert "detail" in response.json()
 
+    def chunks() -> Iterator[bytes]:  # no Content-Length: the limit is counted as the body streams
+        yield b'{"frames": ["'
+        for _ in range(live_server.settings.max_request_bytes // (1 << 20) + 2):
+            yield b"A" * (1 << 20)
+        yield b'"]}'
+
+    streamed = client.post(
+        "/api/v1/face/enroll", content=chunks(), headers={**bearer(token), "Content-Type": "application/json"}
+    )
+    assert streamed.status_code == 413
+    assert live_server.count_rows("face_templates", account.id) == 0
+
 
 def test_verify_without_enrollment_is_a_conflict(client: httpx.Client, cast: Cast) -> None:
     account = register(client, "unenrolled")

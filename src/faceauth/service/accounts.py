@@ -113,6 +113,7 @@ class AccountService:
     def __init__(self, storage: Storage, settings: Settings) -> None:
         self.storage = storage
         self.settings = settings
+        passwords.warm_up()
 
     def register(self, form: Registration, client: str | None = None) -> User:
         """Raises ValidationFailed (per field), UsernameTaken or EmailTaken."""

@@ -49,6 +49,11 @@ def verify_password(password: str, password_hash: str) -> bool:
     return _hasher().verify(normalise(password), password_hash)
 
 
+def warm_up() -> None:
+    """Compute the dummy hash now, so the first login of an unknown user is not the slow one."""
+    _dummy_hash()
+
+
 def verify_dummy(password: str) -> None:
     """Spend the time of one verification, for a login whose user does not exist."""
     _hasher().verify(normalise(password), _dummy_hash())
