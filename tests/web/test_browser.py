@@ -8,6 +8,7 @@ Needs /usr/bin/chromium, the playwright package and the shared photos; skips wit
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -60,11 +61,15 @@ CAROL = Account("Carol Target", "carol", "carol@example.net", "+33 1 42 68 53 00
 
 
 def _skip_unless_ready() -> None:
+    """Skips with the reason when Chromium or the photos are missing; with FACEAUTH_REQUIRE_BROWSER=1
+    (for CI, where both must be present) that is a failure instead."""
     reason = chromium_missing_reason()
+    if not reason and not (shared_data_root() / "faces" / "deepface_tests" / "images.csv").is_file():
+        reason = f"test photos not found under {shared_data_root()} (set FACEAUTH_TEST_DATA)"
+    if reason and os.environ.get("FACEAUTH_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"FACEAUTH_REQUIRE_BROWSER=1 but {reason}")
     if reason:
         pytest.skip(reason)
-    if not (shared_data_root() / "faces" / "deepface_tests" / "images.csv").is_file():
-        pytest.skip(f"test photos not found under {shared_data_root()} (set FACEAUTH_TEST_DATA)")
 
 
 @pytest.fixture(scope="module")
