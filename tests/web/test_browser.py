@@ -2,9 +2,12 @@
 
 register -> login -> enroll -> logout -> login -> verify -> dashboard (add, view, remove an app),
 with a screenshot of every page in ``$FACEAUTH_ARTIFACTS_DIR`` (default ``artifacts/screenshots``).
-A second walk shows a camera without a face and checks the per-frame feedback.
+Two more walks: a camera without a face (per-frame feedback, nothing stored) and someone else who
+knows an enrolled user's password (refused at the face step). Script errors and Content-Security-
+Policy violations seen by the browser fail the tests.
 
-Needs /usr/bin/chromium, the playwright package and the shared photos; skips with the reason if not."""
+Needs /usr/bin/chromium (or $FACEAUTH_CHROMIUM), the playwright package and the shared photos;
+skips with the reason if not, or fails when FACEAUTH_REQUIRE_BROWSER=1."""
 
 from __future__ import annotations
 
