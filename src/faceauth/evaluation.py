@@ -140,7 +140,9 @@ def equal_error_rate(genuine: np.ndarray, impostor: np.ndarray) -> tuple[float, 
     return float((frr[best] + far[best]) / 2), float(candidates[best])
 
 
-def summarise(embedded: EmbeddedSet, scores: PairScores, threshold: float, n_images: int) -> dict[str, object]:
+def summarise(
+    embedded: EmbeddedSet, scores: PairScores, threshold: float, n_images: int
+) -> dict[str, object]:
     """The ``faceauth eval`` report (fields are part of the CLI contract in DESIGN.md)."""
     genuine, impostor = scores.genuine, scores.impostor
     report: dict[str, object] = {
@@ -154,21 +156,21 @@ def summarise(embedded: EmbeddedSet, scores: PairScores, threshold: float, n_ima
         "at_threshold": {"threshold": threshold, "tar": None, "far": None},
         "ms_per_image": round(1000 * embedded.seconds / max(n_images, 1), 2),
     }
+    if len(impostor):
+        report["tar_at_far"] = {target: _at_far(genuine, impostor, float(target)) for target in FAR_TARGETS}
+        tar, far = rates_at(genuine, impostor, threshold)
+        report["at_threshold"] = {"threshold": threshold, "tar": tar if len(genuine) else None, "far": far}
     if len(genuine) and len(impostor):
         eer, eer_threshold = equal_error_rate(genuine, impostor)
-        tar, far = rates_at(genuine, impostor, threshold)
-        at_far = {}
-        for target in FAR_TARGETS:
-            cut = threshold_for_far(impostor, float(target))
-            at_far[target] = {"threshold": round(cut, 4), "tar": rates_at(genuine, impostor, cut)[0]}
         report.update(
-            auc=round(roc_auc(genuine, impostor), 5),
-            eer=round(eer, 5),
-            eer_threshold=round(eer_threshold, 4),
-            tar_at_far=at_far,
-            at_threshold={"threshold": threshold, "tar": tar, "far": far},
+            auc=round(roc_auc(genuine, impostor), 5), eer=round(eer, 5), eer_threshold=round(eer_threshold, 4)
         )
     return report
+
+
+def _at_far(genuine: np.ndarray, impostor: np.ndarray, target: float) -> dict[str, float | None]:
+    cut = threshold_for_far(impostor, target)
+    return {"threshold": round(cut, 4), "tar": rates_at(genuine, impostor, cut)[0] if len(genuine) else None}
 
 
 def plot_report(scores: PairScores, threshold: float, path: Path) -> None:
@@ -186,7 +188,9 @@ def plot_report(scores: PairScores, threshold: float, path: Path) -> None:
     floor = 1 / max(len(impostor), 1)
     roc_axes.plot(np.maximum(far, floor), tar, color="tab:blue")
     tar_t, far_t = rates_at(genuine, impostor, threshold)
-    roc_axes.scatter([max(far_t, floor)], [tar_t], color="tab:red", zorder=3, label=f"threshold {threshold:.3f}")
+    roc_axes.scatter(
+        [max(far_t, floor)], [tar_t], color="tab:red", zorder=3, label=f"threshold {threshold:.3f}"
+    )
     roc_axes.set(xscale="log", xlabel="false-accept rate", ylabel="true-accept rate", title="ROC")
     roc_axes.grid(True, which="both", alpha=0.3)
     roc_axes.legend(loc="lower right")

@@ -101,7 +101,7 @@ class FaceEngine:
         shorter = min(image.shape[:2])
         if shorter >= self.settings.detect_pad_below:
             return 0
-        return int(round(shorter * 0.25))
+        return round(shorter * 0.25)
 
     def crop(self, image: np.ndarray, face: Face, method: AlignmentMethod | None = None) -> np.ndarray:
         return extract_face(image, face, method or self.settings.alignment, self.settings.face_margin_px)

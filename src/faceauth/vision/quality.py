@@ -39,7 +39,9 @@ def pose_from_landmarks(face: Face) -> tuple[float, float]:
     Yaw compares the nose's horizontal distance to each eye (in the eyes' own frame, so head roll
     does not count); pitch compares the nose's height between the eye line and the mouth line with
     its frontal value (0.5 of the way down, measured 0.47-0.55 on frontal photos)."""
-    left_eye, right_eye, nose, mouth_left, mouth_right = (np.asarray(p, dtype=np.float64) for p in face.landmarks)
+    left_eye, right_eye, nose, mouth_left, mouth_right = (
+        np.asarray(p, dtype=np.float64) for p in face.landmarks
+    )
     eye_axis = right_eye - left_eye
     eye_distance = float(np.linalg.norm(eye_axis))
     if eye_distance < 1e-6:

@@ -83,9 +83,11 @@ def _packed_varints(value: Any, wire: int) -> list[int]:
 
 def _packed_floats(value: Any, wire: int) -> list[float]:
     raw = bytes(value)
-    return list(struct.unpack(f"<{len(raw) // 4}f", raw)) if wire == _WIRE_BYTES else [
-        struct.unpack("<f", raw)[0]
-    ]
+    return (
+        list(struct.unpack(f"<{len(raw) // 4}f", raw))
+        if wire == _WIRE_BYTES
+        else [struct.unpack("<f", raw)[0]]
+    )
 
 
 def _shape(buffer: memoryview) -> list[int]:
@@ -130,7 +132,7 @@ def _tensor(buffer: memoryview) -> np.ndarray:
 
 
 def _attr_value(buffer: memoryview) -> Any:
-    for number, wire, value in _fields(buffer):
+    for number, _, value in _fields(buffer):
         if number == 1:  # list
             items: list[Any] = []
             for list_number, list_wire, list_value in _fields(value):
