@@ -50,7 +50,11 @@ class Settings(BaseSettings):
 
     # --- detection (MTCNN) --------------------------------------------------------------------
     detect_max_side: int = 640  # frames are downscaled so their longer side is at most this
-    min_face_size: int = 40  # pixels, at working resolution: smallest face the detector looks for
+    # Smallest face the detector looks for, in working-resolution pixels. Faces under the quality
+    # gate's 80 px are refused anyway; 60 keeps "come closer" feedback for faces of 60-80 px and
+    # costs a third less time than 40. A smaller face in the background is not seen (so it does not
+    # count for the one-face rule).
+    min_face_size: int = 60
     detect_thresholds: tuple[float, float, float] = (0.6, 0.7, 0.8)  # P-, R-, O-Net score cut-offs
     pyramid_factor: float = 0.709
     detect_pad_below: int = 320  # images with a shorter side under this (face crops) get a border

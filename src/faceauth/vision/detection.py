@@ -27,7 +27,7 @@ _CELL = 12
 
 @dataclass(frozen=True)
 class DetectorConfig:
-    min_face_size: int = 40  # pixels at working resolution
+    min_face_size: int = 60  # pixels at working resolution
     thresholds: tuple[float, float, float] = (0.6, 0.7, 0.8)
     pyramid_factor: float = 0.709
     max_side: int = 640  # images are downscaled so that their longer side is at most this
@@ -123,14 +123,16 @@ class MTCNNDetector:
         self._onet_input = onet.get_inputs()[0].name
         self.config = config
 
-    def detect(self, image: np.ndarray) -> list[Face]:
-        """Faces in an RGB ``uint8`` image, best score first, in the image's own pixel coordinates."""
+    def detect(self, image: np.ndarray, min_face_size: int | None = None) -> list[Face]:
+        """Faces in an RGB ``uint8`` image, best score first, in the image's own pixel coordinates.
+
+        ``min_face_size`` (working-resolution pixels) overrides the configured one for this call."""
         scale = min(1.0, self.config.max_side / max(image.shape[:2]))
         working = image
         if scale < 1.0:
             size = (round(image.shape[1] * scale), round(image.shape[0] * scale))
             working = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-        boxes = self._stage_one(working)
+        boxes = self._stage_one(working, min_face_size or self.config.min_face_size)
         if len(boxes):
             boxes = self._stage_two(working, boxes)
         if not len(boxes):
@@ -138,8 +140,8 @@ class MTCNNDetector:
         boxes, points = self._stage_three(working, boxes)
         return [_to_face(box, landmarks, 1.0 / scale) for box, landmarks in zip(boxes, points, strict=True)]
 
-    def _scales(self, height: int, width: int) -> list[float]:
-        base = _CELL / self.config.min_face_size
+    def _scales(self, height: int, width: int, min_face_size: int) -> list[float]:
+        base = _CELL / min_face_size
         smallest = min(height, width) * base
         scales, factor = [], base
         while smallest >= _CELL:
@@ -148,11 +150,11 @@ class MTCNNDetector:
             smallest *= self.config.pyramid_factor
         return scales
 
-    def _stage_one(self, image: np.ndarray) -> np.ndarray:
+    def _stage_one(self, image: np.ndarray, min_face_size: int) -> np.ndarray:
         """P-Net over the pyramid: candidate boxes (N, 5) = x1, y1, x2, y2, score."""
         height, width = image.shape[:2]
         candidates = []
-        for scale in self._scales(height, width):
+        for scale in self._scales(height, width, min_face_size):
             scaled_w, scaled_h = math.ceil(width * scale), math.ceil(height * scale)
             scaled = cv2.resize(image, (scaled_w, scaled_h), interpolation=cv2.INTER_AREA)
             batch = _normalise(scaled)[None].transpose(0, 2, 1, 3)

@@ -69,7 +69,8 @@ class FaceEngine:
             pyramid_factor=settings.pyramid_factor,
             max_side=settings.detect_max_side,
         )
-        facenet = runtime.create_session(runtime.facenet_onnx_path(settings.data_dir / "models"), threads)
+        facenet_path = runtime.facenet_onnx_path(settings.data_dir / "models")
+        facenet = runtime.create_session(facenet_path, threads, spin=True)
         engine = cls(MTCNNDetector(pnet, rnet, onet, config), FaceNetEmbedder(facenet), settings)
         logger.info("vision models loaded in %.2f s (%d threads)", time.perf_counter() - started, threads)
         return engine
@@ -81,27 +82,22 @@ class FaceEngine:
 
     def detect(self, image: np.ndarray) -> list[Face]:
         """Faces in the image. Small images (face crops rather than frames) get a black border
-        first, so the detector sees the whole face with some context, as on a full frame."""
-        pad = self._padding(image)
-        if pad:
-            image = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(0, 0, 0))
-        faces = self.detector.detect(image)
-        if not pad:
-            return faces
+        first, so the detector sees the whole face with some context, as on a full frame; and
+        since a crop is mostly face, faces down to half its shorter side are looked for."""
+        shorter = min(image.shape[:2])
+        if shorter >= self.settings.detect_pad_below:
+            return self.detector.detect(image)
+        pad = round(shorter * 0.25)
+        padded = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+        min_face = max(12, min(self.settings.min_face_size, shorter // 2))
         return [
             Face(
                 box=(f.box[0] - pad, f.box[1] - pad, f.box[2] - pad, f.box[3] - pad),
                 score=f.score,
                 landmarks=tuple((x - pad, y - pad) for x, y in f.landmarks),
             )
-            for f in faces
+            for f in self.detector.detect(padded, min_face_size=min_face)
         ]
-
-    def _padding(self, image: np.ndarray) -> int:
-        shorter = min(image.shape[:2])
-        if shorter >= self.settings.detect_pad_below:
-            return 0
-        return round(shorter * 0.25)
 
     def crop(self, image: np.ndarray, face: Face, method: AlignmentMethod | None = None) -> np.ndarray:
         return extract_face(image, face, method or self.settings.alignment, self.settings.face_margin_px)
