@@ -22,8 +22,10 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FACEAUTH_", extra="ignore")
 
     # --- deployment ---------------------------------------------------------------------------
-    env: Literal["development", "production"] = "development"
-    data_dir: Path = Field(default_factory=default_data_dir)
+    env: Literal["development", "production"] = (
+        "development"  # production: secrets required
+    )
+    data_dir: Path = Field(default_factory=default_data_dir)  # database, generated keys, converted model
     database_url: str | None = None  # default: sqlite:///<data_dir>/faceauth.db
     secret_key: str | None = None  # signs tokens; generated into data_dir in development mode
     # AES-256-GCM key for face templates at rest: base64 of 32 bytes. Generated into data_dir in
@@ -56,7 +58,7 @@ class Settings(BaseSettings):
     # count for the one-face rule).
     min_face_size: int = 60
     detect_thresholds: tuple[float, float, float] = (0.6, 0.7, 0.8)  # P-, R-, O-Net score cut-offs
-    pyramid_factor: float = 0.709
+    pyramid_factor: float = 0.709  # scale step between image-pyramid levels for P-Net
     detect_pad_below: int = 320  # images with a shorter side under this (face crops) get a border
 
     # --- alignment and embedding (FaceNet) ----------------------------------------------------
@@ -68,9 +70,9 @@ class Settings(BaseSettings):
     quality_min_face_px: int = 80  # shorter side of the detected face box, in original pixels
     quality_min_sharpness: float = 30.0  # variance of the Laplacian on the 160 px face crop
     quality_min_brightness: float = 50.0  # mean grey level of the face crop, 0-255
-    quality_max_brightness: float = 215.0
+    quality_max_brightness: float = 215.0  # mean grey level above which the face is washed out
     quality_max_yaw: float = 0.35  # landmark asymmetry, 0 frontal, 1 profile
-    quality_max_pitch: float = 0.35
+    quality_max_pitch: float = 0.35  # nose height between eyes and mouth, 0 frontal, +-1 extreme
     quality_min_face_score: float = 0.90  # O-Net confidence
 
     # --- matching -------------------------------------------------------------------------------
@@ -84,7 +86,7 @@ class Settings(BaseSettings):
     # --- bursts ---------------------------------------------------------------------------------
     burst_frames: int = 8  # what the web page captures
     min_good_frames: int = 5  # frames that must pass the gates for an enrollment or verification
-    max_frames: int = 16
+    max_frames: int = 16  # most frames one request may carry
 
     @property
     def resolved_database_url(self) -> str:
