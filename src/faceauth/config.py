@@ -41,10 +41,22 @@ class Settings(BaseSettings):
     # --- web server ---------------------------------------------------------------------------
     max_request_bytes: int = 20 * 1024 * 1024  # whole request body; larger requests get 413
     inference_concurrency: int = 1  # face bursts processed at once per worker process
-    # Enroll and verify require a liveness challenge nonce when true (DESIGN.md section 4). The
-    # liveness challenge is not built yet, so plain bursts are accepted by default; the liveness
-    # issue makes it true by default when it lands.
-    liveness_required: bool = False
+    # Enroll and verify require a completed liveness challenge (docs/liveness.md) when true; false
+    # lets plain bursts through (clients that cannot stream, offline evaluation) and logs a warning.
+    liveness_required: bool = True
+
+    # --- liveness challenge (docs/liveness.md) ------------------------------------------------
+    liveness_moves: tuple[str, ...] = ("blink", "turn_left", "turn_right")  # what challenges draw from
+    liveness_moves_per_challenge: int = 2  # distinct moves per challenge, in random order
+    liveness_deadline_seconds: float = 20.0  # from issue to the last frame accepted
+    liveness_frame_interval_ms: int = 125  # what the web page streams at (8 fps)
+    liveness_max_frames: int = 200  # frames one challenge accepts in all
+    liveness_max_chunk_frames: int = 16  # frames in one chunk post
+    liveness_turn_min_deg: float = 12.0  # face-mesh yaw away from neutral that counts as a turn
+    liveness_neutral_max_deg: float = 7.0  # yaw within this of neutral: facing the camera again
+    liveness_blink_closed_ratio: float = 0.65  # eye openness at most this share of the open level
+    liveness_min_consistency: float = 0.5  # every challenge frame vs the challenge's mean face
+    liveness_passive_blocking: tuple[str, ...] = ("motion",)  # passive signals whose verdict fails
 
     # --- image input --------------------------------------------------------------------------
     max_image_bytes: int = 8 * 1024 * 1024  # per frame, after base64 decoding
