@@ -244,3 +244,49 @@ class CsrfFailed(FaceAuthError):
 
 class ConfigurationError(FaceAuthError):
     """The server cannot start as configured (missing secrets, database schema behind)."""
+
+
+# --- liveness (docs/liveness.md) ---------------------------------------------------------------
+
+
+class LivenessRequired(FaceAuthError):
+    """A plain burst where the server requires a liveness challenge (maps to 428)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "a liveness challenge is required: POST /api/v1/liveness/challenges, stream the frames to "
+            "it, then send its challenge_id instead of frames"
+        )
+
+
+class ChallengeNotFound(NotFound):
+    """No such challenge for this user (unknown, someone else's, or for the other purpose)."""
+
+    def __init__(self) -> None:
+        super().__init__("no such liveness challenge")
+
+
+class ChallengeUsed(Conflict):
+    """The challenge's nonce was already spent by an enroll or verify (maps to 409)."""
+
+    def __init__(self) -> None:
+        super().__init__("this liveness challenge has already been used: request a new one")
+
+
+class ChallengeExpired(FaceAuthError):
+    """The challenge's deadline has passed (maps to 410)."""
+
+    def __init__(self) -> None:
+        super().__init__("this liveness challenge has expired: request a new one")
+
+
+class LivenessFailed(FaceAuthError):
+    """The challenge stream does not show a live person doing the asked moves (maps to 422).
+
+    ``reason`` is a stable code (see docs/liveness.md), ``message`` says what to do."""
+
+    def __init__(self, reason: str, message: str, moves_done: int, moves: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.moves_done = moves_done
+        self.moves = moves
