@@ -290,3 +290,10 @@ class LivenessFailed(FaceAuthError):
         self.reason = reason
         self.moves_done = moves_done
         self.moves = moves
+
+
+class LivenessUnavailable(FaceAuthError):
+    """The face-mesh models are not installed, so no challenge can be judged (maps to 503)."""
+
+    def __init__(self) -> None:
+        super().__init__("liveness checks are not available on this server")
