@@ -1,5 +1,6 @@
 """Persistence: one storage interface (``Storage``) over SQLAlchemy, migrations, key handling."""
 
+from faceauth.storage import abuse  # noqa: F401  (registers the abuse tables with Base.metadata)
 from faceauth.storage.repository import AuditEvent, Storage, StoredTemplate, create_database_engine
 
 __all__ = ["AuditEvent", "Storage", "StoredTemplate", "create_database_engine"]
