@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import csv
 import os
-import socket
 import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,6 +22,7 @@ from sqlalchemy import text
 from faceauth.config import Settings
 from faceauth.storage import Storage, migrate
 from faceauth.storage.models import Base
+from live_server import LiveServer, free_port
 
 if TYPE_CHECKING:
     from faceauth.vision.engine import FaceEngine
@@ -115,28 +114,6 @@ def storage(database_url: str) -> Iterator[Storage]:
 
 
 # --- a real server with the real vision engine, for the API tests --------------------------------
-
-
-@dataclass(frozen=True)
-class LiveServer:
-    base_url: str
-    settings: Settings
-
-    def count_rows(self, table: str, user_id: int) -> int:
-        """Read the server's database directly (not through its API)."""
-        storage = Storage.from_url(self.settings.resolved_database_url)
-        try:
-            with storage.engine.connect() as connection:
-                query = text(f"SELECT COUNT(*) FROM {table} WHERE user_id = :user_id")
-                return int(connection.execute(query, {"user_id": user_id}).scalar_one())
-        finally:
-            storage.close()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from conftest import LiveServer
+from live_server import LiveServer
 
 PASSWORD = "violet kettle on mars"
 BURST = 8
