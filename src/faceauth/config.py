@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     # development mode; production refuses to start without it.
     template_key: str | None = None
     template_key_id: str = "env-1"  # stored with each template encrypted under ``template_key``
+    # Earlier template keys, still readable (for ``faceauth keys rotate`` and until it has run):
+    # comma-separated ``key_id:base64`` pairs. The development key file data_dir/template_key is read too.
+    template_old_keys: str | None = None
 
     # --- accounts and tokens ------------------------------------------------------------------
     phone_default_region: str = "US"  # for phone numbers typed without a +country prefix
