@@ -100,6 +100,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         workers=args.workers,
+        # faceauth reads X-Forwarded-For itself, and only from FACEAUTH_TRUSTED_PROXIES (web.client_ip)
+        proxy_headers=False,
         log_level="info" if args.verbose else "warning",
     )
     return 0

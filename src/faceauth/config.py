@@ -43,6 +43,9 @@ class Settings(BaseSettings):
 
     # --- web server ---------------------------------------------------------------------------
     max_request_bytes: int = 20 * 1024 * 1024  # whole request body; larger requests get 413
+    # Mark cookies Secure (sent over HTTPS only) even when the request reached us over plain HTTP, as
+    # behind a TLS-terminating proxy. Cookies are Secure anyway over HTTPS and in production.
+    cookie_secure: bool = False
     inference_concurrency: int = 1  # face bursts processed at once per worker process
     # Enroll and verify require a completed liveness challenge (docs/liveness.md) when true; false
     # lets plain bursts through (clients that cannot stream, offline evaluation) and logs a warning.
@@ -60,6 +63,29 @@ class Settings(BaseSettings):
     liveness_blink_closed_ratio: float = 0.65  # eye openness at most this share of the open level
     liveness_min_consistency: float = 0.5  # every challenge frame vs the challenge's mean face
     liveness_passive_blocking: tuple[str, ...] = ("motion",)  # passive signals whose verdict fails
+
+    # --- abuse limits (docs/security.md) -----------------------------------------------------
+    # Face step, per account: this many failed verifications within the window lock the face step.
+    face_lockout_max_failures: int = 5
+    face_lockout_window_seconds: int = 180  # the window failures are counted in
+    face_lockout_seconds: int = 1800  # how long the face step stays locked
+    # Password step, per account and client address: a wrong password from one address locks only
+    # that address out of the account, so a stranger cannot lock the owner out from everywhere.
+    password_lockout_max_failures: int = 5
+    password_lockout_window_seconds: int = 180  # the window failures are counted in
+    password_lockout_seconds: int = 1800  # how long that address stays locked out of the account
+    # Password step, per account from all addresses together: a higher bar against guessing spread
+    # over many addresses (this one an attacker with that many addresses can trip on purpose).
+    password_account_lockout_max_failures: int = 25
+    password_account_lockout_window_seconds: int = 900  # the window failures are counted in
+    password_account_lockout_seconds: int = 900  # how long the account's password step stays locked
+    # Requests per client address to each of register, login, enroll and verify per window (429
+    # beyond); 0 turns rate limiting off. Offices share addresses, so keep this generous.
+    rate_limit_requests: int = 120
+    rate_limit_window_seconds: int = 60  # fixed windows, counted in the database
+    # Proxies (addresses or networks, JSON list) whose X-Forwarded-For header names the client. Empty:
+    # the header is ignored and the peer address is the client.
+    trusted_proxies: tuple[str, ...] = ()
 
     # --- image input --------------------------------------------------------------------------
     max_image_bytes: int = 8 * 1024 * 1024  # per frame, after base64 decoding

@@ -246,6 +246,41 @@ class ConfigurationError(FaceAuthError):
     """The server cannot start as configured (missing secrets, database schema behind)."""
 
 
+# --- abuse limits (docs/security.md) -----------------------------------------------------------
+
+
+class TooManyAttempts(FaceAuthError):
+    """Refused for a while; ``retry_after``: whole seconds until another try can succeed."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, retry_after)
+
+
+class AccountLocked(TooManyAttempts):
+    """Too many failed password or face attempts on this account (maps to 423)."""
+
+    def __init__(self, step: str, retry_after: int) -> None:
+        super().__init__(
+            f"too many failed {step} attempts: try again in {_minutes(retry_after)}", retry_after
+        )
+        self.step = step
+
+
+class RateLimited(TooManyAttempts):
+    """Too many requests from this client address to one endpoint (maps to 429)."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"too many requests: try again in {_minutes(retry_after)}", retry_after)
+
+
+def _minutes(seconds: int) -> str:
+    if seconds < 60:
+        return f"{max(1, seconds)} second{'s' if seconds != 1 else ''}"
+    minutes = -(-seconds // 60)
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
 # --- liveness (docs/liveness.md) ---------------------------------------------------------------
 
 

@@ -10,9 +10,11 @@ import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
 from faceauth.config import Settings
-from faceauth.domain import InvalidCredentials, User, ValidationFailed
+from faceauth.domain import AccountLocked, InvalidCredentials, User, ValidationFailed
 from faceauth.service import passwords
+from faceauth.service.lockout import PASSWORD_STEP, LockoutService, password_subject
 from faceauth.storage import Storage
+from faceauth.storage.abuse import AbuseStore
 
 logger = logging.getLogger(__name__)
 
@@ -110,9 +112,11 @@ def validate_registration(form: Registration, default_region: str) -> CleanRegis
 
 
 class AccountService:
-    def __init__(self, storage: Storage, settings: Settings) -> None:
+    def __init__(self, storage: Storage, settings: Settings, lockouts: LockoutService | None = None) -> None:
         self.storage = storage
         self.settings = settings
+        # Wrong passwords lock the password step (docs/security.md); the state is in the database.
+        self.lockouts = lockouts or LockoutService(AbuseStore(storage.engine), settings)
         passwords.warm_up()
 
     def register(self, form: Registration, client: str | None = None) -> User:
@@ -131,15 +135,35 @@ class AccountService:
 
     def authenticate(self, login: str, password: str, client: str | None = None) -> User:
         """The user whose username or email is ``login``; raises InvalidCredentials for an unknown
-        login and a wrong password alike, after about the same time."""
+        login and a wrong password alike, after about the same time, and AccountLocked (for both
+        alike, too) after too many failures (``service.lockout``)."""
         user = self.storage.find_user_by_login(login) if login.strip() else None
-        if user is None:
-            passwords.verify_dummy(password)
-            self.storage.record_event("login_password", success=False, client=client, detail="unknown login")
+        user_id = user.id if user is not None else None
+        rules = self.lockouts.password_rules(password_subject(user_id, login), client)
+        try:
+            attempt = self.lockouts.begin(PASSWORD_STEP, rules)
+        except AccountLocked:
+            self.storage.record_event(
+                "login_password", success=False, user_id=user_id, client=client, detail="locked"
+            )
+            raise
+        try:
+            if user is None:
+                passwords.verify_dummy(password)
+                valid = False
+            else:
+                valid = passwords.verify_password(password, user.password_hash)
+        except BaseException:
+            self.lockouts.abandon(attempt)
+            raise
+        if user is None or not valid:
+            self.lockouts.fail(attempt)
+            detail = "unknown login" if user is None else None
+            self.storage.record_event(
+                "login_password", success=False, user_id=user_id, client=client, detail=detail
+            )
             raise InvalidCredentials()
-        if not passwords.verify_password(password, user.password_hash):
-            self.storage.record_event("login_password", success=False, user_id=user.id, client=client)
-            raise InvalidCredentials()
+        self.lockouts.succeed(attempt, clear=[rules[0].key])  # this address's failures, not the account's
         self.storage.record_event("login_password", success=True, user_id=user.id, client=client)
         return user
 

@@ -13,6 +13,7 @@ from typing import Protocol
 
 from faceauth.config import Settings
 from faceauth.domain import (
+    AccountLocked,
     BurstEmbeddings,
     Embedding,
     FaceAlreadyEnrolled,
@@ -22,7 +23,9 @@ from faceauth.domain import (
     NoFaceEnrolled,
     NotEnoughGoodFrames,
 )
+from faceauth.service.lockout import FACE_STEP, LockoutService, face_key
 from faceauth.storage import Storage
+from faceauth.storage.abuse import AbuseStore
 from faceauth.storage.crypto import TemplateCipher
 from faceauth.vision import matching
 
@@ -55,12 +58,19 @@ class VerificationResult:
 
 class FaceService:
     def __init__(
-        self, engine: BurstEmbedder, storage: Storage, cipher: TemplateCipher, settings: Settings
+        self,
+        engine: BurstEmbedder,
+        storage: Storage,
+        cipher: TemplateCipher,
+        settings: Settings,
+        lockouts: LockoutService | None = None,
     ) -> None:
         self.engine = engine
         self.storage = storage
         self.cipher = cipher
         self.settings = settings
+        # Failed verifications lock the face step (docs/security.md); the state is in the database.
+        self.lockouts = lockouts or LockoutService(AbuseStore(storage.engine), settings)
 
     def enroll(
         self, user_id: int, frames: Sequence[bytes], replace: bool = False, client: str | None = None
@@ -97,19 +107,35 @@ class FaceService:
         return EnrollmentResult(len(burst.embeddings), burst.rejected, replaced=had_template)
 
     def verify(self, user_id: int, frames: Sequence[bytes], client: str | None = None) -> VerificationResult:
-        """Compares the burst's mean embedding with the template. Raises NoFaceEnrolled or
-        NotEnoughGoodFrames; a different person is a result (``verified`` false), not an error."""
+        """Compares the burst's mean embedding with the template. Raises NoFaceEnrolled,
+        NotEnoughGoodFrames or AccountLocked (too many failures: ``service.lockout``); a different
+        person is a result (``verified`` false), not an error."""
         stored = self.storage.get_template(user_id)
         if stored is None:
             raise NoFaceEnrolled()
-        template = self.cipher.decrypt(user_id, stored.ciphertext, stored.key_id)
         try:
+            attempt = self.lockouts.begin(FACE_STEP, self.lockouts.face_rules(user_id))
+        except AccountLocked:
+            self.storage.record_event(
+                "face_verify", success=False, user_id=user_id, client=client, detail="locked"
+            )
+            raise
+        try:
+            template = self.cipher.decrypt(user_id, stored.ciphertext, stored.key_id)
             burst = self._good_burst(frames)
         except NotEnoughGoodFrames:
+            self.lockouts.abandon(attempt)  # no comparison was made: not a guess
             self.storage.record_event("face_verify", success=False, user_id=user_id, client=client)
+            raise
+        except BaseException:
+            self.lockouts.abandon(attempt)
             raise
         probe = matching.mean_embedding(list(burst.embeddings))
         match = compare(probe, template, self.settings.match_threshold)
+        if match.match:
+            self.lockouts.succeed(attempt, clear=[face_key(user_id)])
+        else:
+            self.lockouts.fail(attempt)
         self.storage.record_event(
             "face_verify", success=match.match, user_id=user_id, client=client, score=match.similarity
         )

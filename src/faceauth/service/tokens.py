@@ -13,7 +13,7 @@ from enum import StrEnum
 import jwt
 
 from faceauth.config import Settings
-from faceauth.domain import InsufficientStage, InvalidToken
+from faceauth.domain import InsufficientStage, InvalidToken, User
 from faceauth.storage import Storage
 
 ALGORITHM = "HS256"
@@ -104,6 +104,12 @@ class TokenService:
     def require_stage(self, claims: TokenClaims, stage: Stage) -> None:
         if stage is Stage.FULL and claims.stage is not Stage.FULL:
             raise InsufficientStage("verify your face first: this needs a fully authenticated session")
+
+    def check_subject(self, claims: TokenClaims, user: User) -> None:
+        """Raises InvalidToken for a token issued before ``user``'s account was created: it belonged
+        to a deleted account whose id was given again (SQLite reuses the highest id after a delete)."""
+        if claims.issued_at < user.created_at.replace(microsecond=0):
+            raise InvalidToken("the account no longer exists")
 
     def revoke(self, claims: TokenClaims) -> None:
         self.storage.revoke_token(claims.jti, claims.expires_at)

@@ -30,6 +30,8 @@ from faceauth.storage.keys import check_production_settings, resolve_secret_key,
 from faceauth.web import api, pages
 from faceauth.web.deps import Services
 from faceauth.web.errors import register_error_handlers
+from faceauth.web.ratelimit import RateLimit
+from faceauth.web.security_headers import SecurityHeaders
 
 if TYPE_CHECKING:
     from faceauth.vision.engine import FaceEngine
@@ -83,6 +85,8 @@ def create_app(settings: Settings | None = None, engine: FaceEngine | None = Non
     app.state.services = None
     app.state.html_error_renderer = getattr(pages, "render_error", None)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(RateLimit, settings=settings)  # before the body is read
+    app.add_middleware(SecurityHeaders, settings=settings)  # outermost: every answer gets them
     register_error_handlers(app)
     app.include_router(api.router)
     app.include_router(pages.router)

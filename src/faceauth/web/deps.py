@@ -23,6 +23,7 @@ from faceauth.service.apps import AppService
 from faceauth.service.faces import FaceService
 from faceauth.service.tokens import Stage, TokenClaims, TokenService
 from faceauth.storage import Storage
+from faceauth.web.client_ip import client_ip
 
 TOKEN_COOKIE = "faceauth_token"
 CSRF_COOKIE = "faceauth_csrf"
@@ -103,7 +104,8 @@ AppsDep = Annotated[AppService, Depends(get_apps)]
 
 
 def client_address(request: Request) -> str | None:
-    return request.client.host if request.client else None
+    """The peer address, or the one a trusted proxy reports (``web.client_ip``)."""
+    return client_ip(request)
 
 
 ClientDep = Annotated[str | None, Depends(client_address)]
@@ -142,6 +144,7 @@ def authenticate(request: Request, services: Services) -> Session:
     user = services.storage.get_user(claims.user_id)
     if user is None:
         raise InvalidToken("the account no longer exists")
+    services.tokens.check_subject(claims, user)
     return Session(user=user, claims=claims, via_cookie=via_cookie)
 
 

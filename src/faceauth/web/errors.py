@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from faceauth.domain import (
+    AccountLocked,
     Conflict,
     CsrfFailed,
     FaceAuthError,
@@ -29,7 +30,9 @@ from faceauth.domain import (
     InvalidToken,
     NotEnoughGoodFrames,
     NotFound,
+    RateLimited,
     RequestTooLarge,
+    TooManyAttempts,
     ValidationFailed,
 )
 
@@ -40,6 +43,8 @@ HtmlErrorRenderer = Callable[[Request, int, Any], Response]
 
 # Most specific first: the first class in an error's MRO found here gives its status.
 STATUS_CODES: dict[type[FaceAuthError], int] = {
+    AccountLocked: 423,
+    RateLimited: 429,
     ImageTooLarge: 413,
     RequestTooLarge: 413,
     InvalidInput: 422,
@@ -85,7 +90,9 @@ def respond(
 ) -> Response:
     renderer: HtmlErrorRenderer | None = getattr(request.app.state, "html_error_renderer", None)
     if renderer is not None and wants_html(request):
-        return renderer(request, status_code, body.get("detail"))
+        response = renderer(request, status_code, body.get("detail"))
+        response.headers.update(headers or {})
+        return response
     return JSONResponse(body, status_code=status_code, headers=headers)
 
 
@@ -98,7 +105,9 @@ async def handle_faceauth_error(request: Request, error: Exception) -> Response:
     status_code = status_code_for(error)
     if status_code == 500:
         logger.error("%s on %s %s", type(error).__name__, request.method, request.url.path, exc_info=error)
-    headers = {"WWW-Authenticate": "Bearer"} if status_code == 401 else None
+    headers = {"WWW-Authenticate": "Bearer"} if status_code == 401 else {}
+    if isinstance(error, TooManyAttempts):
+        headers["Retry-After"] = str(error.retry_after)
     return respond(request, status_code, error_body(error), headers)
 
 

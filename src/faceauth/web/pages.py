@@ -47,6 +47,7 @@ from faceauth.domain import (
     InvalidCredentials,
     InvalidToken,
     NotEnoughGoodFrames,
+    TooManyAttempts,
     User,
     UsernameTaken,
     ValidationFailed,
@@ -117,6 +118,7 @@ ERROR_PAGES: dict[int, tuple[str, str]] = {
     409: ("Conflict", "That clashes with the current state of your account. Reload the page and try again."),
     413: ("Too large", "What you sent is too large."),
     422: ("Cannot use that", "Some of what you sent could not be used. Go back and check it."),
+    423: ("Locked for now", "Too many failed attempts. Wait a while, then try again."),
     429: ("Too many attempts", "Too many attempts. Wait a few minutes, then try again."),
     500: ("Something went wrong", "Something went wrong on our side. Please try again in a moment."),
     503: ("Starting up", "The service is starting. Please try again in a few seconds."),
@@ -176,6 +178,10 @@ def failure_response(request: Request, error: Exception) -> Response:
         return error_response(request, 403, CSRF_FAILED_MESSAGE)
     if isinstance(error, ServiceStartingError):
         return error_response(request, 503)
+    if isinstance(error, TooManyAttempts):  # say when to try again, in words and in Retry-After
+        response = error_response(request, status_code_for(error), sentence(str(error)))
+        response.headers["Retry-After"] = str(error.retry_after)
+        return response
     if isinstance(error, FaceAuthError):
         status_code = status_code_for(error)
         if status_code >= 500:
@@ -217,7 +223,7 @@ def services_of(request: Request) -> Services:
 
 def cookie_secure(request: Request, settings: Settings) -> bool:
     """Secure cookies over HTTPS, and always in production (which must sit behind HTTPS)."""
-    return request.url.scheme == "https" or settings.is_production
+    return request.url.scheme == "https" or settings.is_production or settings.cookie_secure
 
 
 def set_token_cookie(request: Request, response: Response, issued: IssuedToken) -> None:
@@ -316,6 +322,10 @@ def current_viewer(request: Request, services: Services) -> Viewer | None:
         return None
     user = services.accounts.get(claims.user_id)
     if user is None:
+        return None
+    try:
+        services.tokens.check_subject(claims, user)
+    except InvalidToken:
         return None
     viewer = Viewer(user=user, claims=claims, face_enrolled=services.faces.is_enrolled(user.id))
     request.state.viewer = viewer
