@@ -11,8 +11,9 @@ import numpy as np
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from faceauth.config import Settings
 from faceauth.domain import Embedding, FaceAuthError
-from faceauth.storage.keys import TemplateKey
+from faceauth.storage.keys import TemplateKey, resolve_old_template_keys, resolve_template_key
 
 NONCE_BYTES = 12
 
@@ -30,9 +31,19 @@ class TemplateCipher:
         self.current = current
         self._keys = {key.key_id: key.key for key in (*previous, current)}
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TemplateCipher:
+        """The current key (encrypts and decrypts) and the earlier ones (decrypt only)."""
+        current = resolve_template_key(settings)
+        previous = tuple(key for key in resolve_old_template_keys(settings) if key.key_id != current.key_id)
+        return cls(current, previous)
+
     @property
     def key_id(self) -> str:
         return self.current.key_id
+
+    def can_decrypt(self, key_id: str) -> bool:
+        return key_id in self._keys
 
     def encrypt(self, user_id: int, template: Embedding) -> bytes:
         plaintext = np.asarray(template, dtype="<f4").tobytes()

@@ -1,4 +1,5 @@
-"""The one storage interface: users, face templates, apps, revoked tokens and audit events.
+"""The SQL implementation of the storage interface (``faceauth.storage.interface.StorageBackend``):
+users, face templates, apps, revoked tokens and audit events.
 
 Every method opens and closes its own transaction and returns plain domain objects, so callers never
 hold a database session. SQLite is the default; PostgreSQL (``postgresql+psycopg://``) works too."""
@@ -13,12 +14,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import CursorResult, Delete, Engine, create_engine, delete, event, func, select
+from sqlalchemy import CursorResult, Delete, Engine, create_engine, delete, event, func, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from faceauth.domain import App, EmailTaken, NotFound, User, UsernameTaken
+from faceauth.config import Settings
+from faceauth.domain import App, ConfigurationError, EmailTaken, NotFound, User, UsernameTaken
 from faceauth.storage.models import (
     AppRow,
     AuditEventRow,
@@ -62,6 +64,11 @@ def as_utc(value: datetime) -> datetime:
 
 def create_database_engine(url: str) -> Engine:
     """An engine for ``url``; for SQLite, creates the database's folder and turns foreign keys on."""
+    if url.startswith(("mongodb://", "mongodb+srv://")):
+        raise ConfigurationError(
+            "this part of faceauth needs an SQL database (SQLite or PostgreSQL), not MongoDB: "
+            "the lock-out and liveness stores have no MongoDB implementation yet (docs/storage.md)"
+        )
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
@@ -74,6 +81,9 @@ def create_database_engine(url: str) -> Engine:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
+        # Deleted rows (a face template, an account) are overwritten with zeros in the file,
+        # not just unlinked from the b-tree: deletion is real on disk too.
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
 
     return engine
@@ -90,6 +100,12 @@ class Storage:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def prepare_schema(self, settings: Settings) -> None:
+        """Development: apply pending migrations; production: refuse an outdated schema."""
+        from faceauth.storage import migrate
+
+        migrate.prepare_schema(self.engine, settings)
 
     @contextmanager
     def _transaction(self) -> Iterator[Session]:
@@ -131,9 +147,17 @@ class Storage:
             return _user(row) if row is not None else None
 
     def delete_user(self, user_id: int) -> bool:
-        """Deletes the user; their face template and apps go with them (ON DELETE CASCADE)."""
+        """Deletes the user; their face template and apps go with them (ON DELETE CASCADE), and
+        their audit events lose the user id and client address, in the same transaction."""
         with self._transaction() as session:
-            return _execute_delete(session, delete(UserRow).where(UserRow.id == user_id)) > 0
+            deleted = _execute_delete(session, delete(UserRow).where(UserRow.id == user_id)) > 0
+            if deleted:
+                session.execute(
+                    update(AuditEventRow)
+                    .where(AuditEventRow.user_id == user_id)
+                    .values(user_id=None, client=None)
+                )
+            return deleted
 
     # --- face templates ---------------------------------------------------------------------
 
@@ -164,16 +188,31 @@ class Storage:
     def get_template(self, user_id: int) -> StoredTemplate | None:
         with self._sessions() as session:
             row = session.scalar(select(FaceTemplateRow).where(FaceTemplateRow.user_id == user_id))
-            if row is None:
-                return None
-            return StoredTemplate(
-                user_id=row.user_id,
-                ciphertext=bytes(row.template),
-                key_id=row.key_id,
-                frames_used=row.frames_used,
-                created_at=as_utc(row.created_at),
-                updated_at=as_utc(row.updated_at),
-            )
+            return _template(row) if row is not None else None
+
+    def templates_not_under(self, key_id: str, after_user_id: int, limit: int) -> list[StoredTemplate]:
+        query = (
+            select(FaceTemplateRow)
+            .where(FaceTemplateRow.key_id != key_id, FaceTemplateRow.user_id > after_user_id)
+            .order_by(FaceTemplateRow.user_id)
+            .limit(limit)
+        )
+        with self._sessions() as session:
+            return [_template(row) for row in session.scalars(query)]
+
+    def replace_template_ciphertext(
+        self, user_id: int, expected: bytes, ciphertext: bytes, key_id: str
+    ) -> bool:
+        """Compare and set on the ciphertext; ``updated_at`` is kept (the face did not change)."""
+        query = (
+            update(FaceTemplateRow)
+            .where(FaceTemplateRow.user_id == user_id, FaceTemplateRow.template == expected)
+            .values(template=ciphertext, key_id=key_id)
+        )
+        with self._transaction() as session:
+            result = session.execute(query)
+            assert isinstance(result, CursorResult)
+            return int(result.rowcount) == 1
 
     def has_template(self, user_id: int) -> bool:
         with self._sessions() as session:
@@ -293,6 +332,17 @@ def _user(row: UserRow) -> User:
         phone=row.phone,
         password_hash=row.password_hash,
         created_at=as_utc(row.created_at),
+    )
+
+
+def _template(row: FaceTemplateRow) -> StoredTemplate:
+    return StoredTemplate(
+        user_id=row.user_id,
+        ciphertext=bytes(row.template),
+        key_id=row.key_id,
+        frames_used=row.frames_used,
+        created_at=as_utc(row.created_at),
+        updated_at=as_utc(row.updated_at),
     )
 
 
