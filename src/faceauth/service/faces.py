@@ -24,9 +24,9 @@ from faceauth.domain import (
     NotEnoughGoodFrames,
 )
 from faceauth.service.lockout import FACE_STEP, LockoutService, face_key
-from faceauth.storage import Storage
 from faceauth.storage.abuse import AbuseStore
 from faceauth.storage.crypto import TemplateCipher
+from faceauth.storage.interface import StorageBackend
 from faceauth.vision import matching
 
 logger = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ class FaceService:
     def __init__(
         self,
         engine: BurstEmbedder,
-        storage: Storage,
+        storage: StorageBackend,
         cipher: TemplateCipher,
         settings: Settings,
         lockouts: LockoutService | None = None,

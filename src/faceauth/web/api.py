@@ -20,10 +20,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.datastructures import UploadFile
 
-from faceauth.domain import App, InsufficientStage, InvalidInput, NotAnImage, ValidationFailed
+from faceauth.domain import App, InsufficientStage, NotAnImage, ValidationFailed
 from faceauth.service.accounts import Registration
+from faceauth.service.liveness import ChallengePurpose
 from faceauth.service.tokens import IssuedToken, Stage
 from faceauth.vision.images import decode_base64_image
+from faceauth.web import liveness_api
 from faceauth.web.deps import (
     AccountsDep,
     AppsDep,
@@ -182,15 +184,6 @@ async def _multipart_frames(request: Request, max_frames: int) -> list[bytes]:
     return frames
 
 
-def require_liveness_if_configured(required: bool) -> None:
-    """With FACEAUTH_LIVENESS_REQUIRED=true a burst needs a liveness challenge. The challenge step
-    is not available yet, so such a server refuses plain bursts with a clear 422."""
-    if required:
-        raise InvalidInput(
-            "this server requires a liveness challenge, which this endpoint does not offer yet"
-        )
-
-
 async def run_inference(services: ServicesDep, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Runs ``function`` in a worker thread, at most ``inference_concurrency`` at a time, so the
     event loop keeps answering other requests while faces are detected and embedded."""
@@ -272,11 +265,12 @@ async def enroll_face(
         bool, Query(description="replace an enrolled face (needs a full-stage token)")
     ] = False,
 ) -> EnrollResponse:
-    require_liveness_if_configured(settings.liveness_required)
-    frames = await read_frames(request, settings.max_frames)
     if replace and not session.is_full and services.faces.is_enrolled(session.user.id):
         raise InsufficientStage("verify your face before replacing it")
-    result = await run_inference(services, services.faces.enroll, session.user.id, frames, replace, client)
+    face = await liveness_api.face_input(request, services, session.user.id, ChallengePurpose.ENROLL, client)
+    result = await run_inference(
+        services, services.faces.enroll, session.user.id, face.frames, replace, client
+    )
     return EnrollResponse(
         frames_used=result.frames_used,
         frames_rejected=[Rejection(**r) for r in rejections_json(result.frames_rejected)],
@@ -292,9 +286,8 @@ async def verify_face(
     settings: SettingsDep,
     client: ClientDep,
 ) -> JSONResponse:
-    require_liveness_if_configured(settings.liveness_required)
-    frames = await read_frames(request, settings.max_frames)
-    result = await run_inference(services, services.faces.verify, session.user.id, frames, client)
+    face = await liveness_api.face_input(request, services, session.user.id, ChallengePurpose.VERIFY, client)
+    result = await run_inference(services, services.faces.verify, session.user.id, face.frames, client)
     body = VerifyResponse(
         verified=result.verified,
         similarity=result.match.similarity,
