@@ -20,7 +20,7 @@ from faceauth.domain import (
 )
 from faceauth.service import passwords
 from faceauth.service.lockout import PASSWORD_STEP, LockoutService, password_subject
-from faceauth.storage.abuse import AbuseStore
+from faceauth.storage.abuse import abuse_store_for
 from faceauth.storage.interface import StorageBackend
 
 logger = logging.getLogger(__name__)
@@ -125,7 +125,7 @@ class AccountService:
         self.storage = storage
         self.settings = settings
         # Wrong passwords lock the password step (docs/security.md); the state is in the database.
-        self.lockouts = lockouts or LockoutService(AbuseStore(storage.engine), settings)
+        self.lockouts = lockouts or LockoutService(abuse_store_for(storage), settings)
         passwords.warm_up()
 
     def register(self, form: Registration, client: str | None = None) -> User:

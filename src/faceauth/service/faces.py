@@ -24,7 +24,7 @@ from faceauth.domain import (
     NotEnoughGoodFrames,
 )
 from faceauth.service.lockout import FACE_STEP, LockoutService, face_key
-from faceauth.storage.abuse import AbuseStore
+from faceauth.storage.abuse import abuse_store_for
 from faceauth.storage.crypto import TemplateCipher
 from faceauth.storage.interface import StorageBackend
 from faceauth.vision import matching
@@ -70,7 +70,7 @@ class FaceService:
         self.cipher = cipher
         self.settings = settings
         # Failed verifications lock the face step (docs/security.md); the state is in the database.
-        self.lockouts = lockouts or LockoutService(AbuseStore(storage.engine), settings)
+        self.lockouts = lockouts or LockoutService(abuse_store_for(storage), settings)
 
     def enroll(
         self, user_id: int, frames: Sequence[bytes], replace: bool = False, client: str | None = None

@@ -28,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
+from faceauth.domain import ConfigurationError
 from faceauth.storage.models import Base
 from faceauth.storage.repository import as_utc
 
@@ -190,3 +191,16 @@ class AbuseStore:
 def _rowcount(result: object) -> int:
     assert isinstance(result, CursorResult)
     return int(result.rowcount)
+
+
+def abuse_store_for(storage: object) -> AbuseStore:
+    """The abuse-limit store in the same database as ``storage`` (a SQLAlchemy ``Storage``).
+
+    A backend without a SQL engine (MongoDB) needs its own implementation of these methods; until
+    it has one, lock-outs and rate limits cannot run on it and this raises ConfigurationError."""
+    engine = getattr(storage, "engine", None)
+    if not isinstance(engine, Engine):
+        raise ConfigurationError(
+            f"lock-outs and rate limits need a SQL database; {type(storage).__name__} has no SQL engine"
+        )
+    return AbuseStore(engine)

@@ -17,12 +17,11 @@ from datetime import UTC, datetime, timedelta
 
 import anyio.to_thread
 from fastapi import Request
-from sqlalchemy import Engine
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from faceauth.config import Settings
 from faceauth.domain import RateLimited
-from faceauth.storage.abuse import AbuseStore
+from faceauth.storage.abuse import AbuseStore, abuse_store_for
 from faceauth.web.client_ip import client_ip
 from faceauth.web.errors import handle_faceauth_error
 
@@ -66,7 +65,7 @@ class RateLimit:
             await self.app(scope, receive, send)
             return
         request = Request(scope)
-        store = self._store_for(services.storage.engine)
+        store = self._store_for(services.storage)
         now = time.time()
         window_start = int(now // self.window) * self.window
         bucket = f"{endpoint}|{client_ip(request) or 'unknown'}"
@@ -82,9 +81,9 @@ class RateLimit:
             return
         await self.app(scope, receive, send)
 
-    def _store_for(self, engine: Engine) -> AbuseStore:
-        if self._store is None or self._store.engine is not engine:
-            self._store = AbuseStore(engine)
+    def _store_for(self, storage: object) -> AbuseStore:
+        if self._store is None or self._store.engine is not getattr(storage, "engine", None):
+            self._store = abuse_store_for(storage)
         return self._store
 
     def _purge(self, store: AbuseStore, now: float, window_start: int) -> None:
