@@ -1,4 +1,4 @@
-"""The ``faceauth`` command line: serve, compare, eval, db."""
+"""The ``faceauth`` command line: serve, compare, eval, db, keys, events."""
 
 from __future__ import annotations
 
@@ -123,6 +123,74 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_keys_rotate(args: argparse.Namespace) -> int:
+    """Re-encrypt every face template under the current key (FACEAUTH_TEMPLATE_KEY, or the
+    development key file), reading older ones with the keys in FACEAUTH_TEMPLATE_OLD_KEYS."""
+    from faceauth.service.keyrotation import rotate
+    from faceauth.storage.crypto import TemplateCipher
+    from faceauth.storage.factory import open_storage
+
+    settings = get_settings()
+    try:
+        cipher = TemplateCipher.from_settings(settings)
+        storage = open_storage(settings.resolved_database_url)
+    except FaceAuthError as error:
+        print(f"faceauth keys rotate: {error}", file=sys.stderr)
+        return 2
+    try:
+        storage.prepare_schema(settings)
+        report = rotate(storage, cipher)
+    finally:
+        storage.close()
+    print(
+        f"templates re-encrypted under key {report.key_id}: {report.rotated}"
+        f" ({report.changed_meanwhile} changed meanwhile)"
+    )
+    if not report.complete:
+        unknown = ", ".join(sorted(set(report.unreadable)))
+        print(
+            f"{len(report.unreadable)} templates are under keys that are not configured ({unknown}):"
+            " add them to FACEAUTH_TEMPLATE_OLD_KEYS and run again",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def cmd_events(args: argparse.Namespace) -> int:
+    """The audit log, newest first: all users, or one (by username or email)."""
+    from faceauth.service.privacy import event_json
+    from faceauth.storage.factory import open_storage
+
+    settings = get_settings()
+    storage = open_storage(settings.resolved_database_url)
+    try:
+        storage.prepare_schema(settings)
+        user_id = None
+        if args.user:
+            user = storage.find_user_by_login(args.user)
+            if user is None:
+                print(f"faceauth events: no user {args.user!r}", file=sys.stderr)
+                return 2
+            user_id = user.id
+        events = storage.list_events(user_id=user_id, limit=args.limit)
+    finally:
+        storage.close()
+    if args.json:
+        print(json.dumps([{**event_json(event), "user_id": event.user_id} for event in events], indent=2))
+        return 0
+    for event in events:
+        outcome = "ok" if event.success else "FAILED"
+        score = f" similarity={event.score:.3f}" if event.score is not None else ""
+        detail = f" ({event.detail})" if event.detail else ""
+        print(
+            f"{event.created_at.isoformat(timespec='seconds')} {event.kind:<16} {outcome:<6}"
+            f" user={event.user_id if event.user_id is not None else '-'}"
+            f" client={event.client or '-'}{score}{detail}"
+        )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="faceauth", description="Face-recognition login.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
@@ -153,6 +221,17 @@ def build_parser() -> argparse.ArgumentParser:
     upgrade = db_commands.add_parser("upgrade", help="apply pending migrations")
     upgrade.add_argument("revision", nargs="?", default="head")
     upgrade.set_defaults(handler=cmd_db_upgrade)
+
+    keys = commands.add_parser("keys", help="face template encryption keys")
+    keys_commands = keys.add_subparsers(dest="keys_command", required=True)
+    rotate = keys_commands.add_parser("rotate", help="re-encrypt every template under the current key")
+    rotate.set_defaults(handler=cmd_keys_rotate)
+
+    events = commands.add_parser("events", help="show the audit log, newest first")
+    events.add_argument("--user", metavar="USERNAME", help="only this user's events (username or email)")
+    events.add_argument("--limit", type=int, default=50, help="at most this many events (default 50)")
+    events.add_argument("--json", action="store_true", help="print JSON")
+    events.set_defaults(handler=cmd_events)
     return parser
 
 

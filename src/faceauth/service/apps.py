@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlparse
 
 from faceauth.domain import App, NotFound, ValidationFailed
-from faceauth.storage import Storage
+from faceauth.storage.interface import StorageBackend
 
 MAX_NAME_LENGTH = 100
 MAX_URL_LENGTH = 2048
@@ -35,7 +35,7 @@ def validate_app(name: str, url: str | None, description: str | None) -> tuple[s
 
 
 class AppService:
-    def __init__(self, storage: Storage) -> None:
+    def __init__(self, storage: StorageBackend) -> None:
         self.storage = storage
 
     def add(self, user_id: int, name: str, url: str | None = None, description: str | None = None) -> App:

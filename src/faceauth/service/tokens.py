@@ -14,7 +14,7 @@ import jwt
 
 from faceauth.config import Settings
 from faceauth.domain import InsufficientStage, InvalidToken, User
-from faceauth.storage import Storage
+from faceauth.storage.interface import StorageBackend
 
 ALGORITHM = "HS256"
 ISSUER = "faceauth"
@@ -49,7 +49,7 @@ class IssuedToken:
 
 
 class TokenService:
-    def __init__(self, secret_key: str, storage: Storage, settings: Settings) -> None:
+    def __init__(self, secret_key: str, storage: StorageBackend, settings: Settings) -> None:
         self._secret_key = secret_key
         self.storage = storage
         self.ttls = {

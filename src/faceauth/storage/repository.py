@@ -157,7 +157,9 @@ class Storage:
                     .where(AuditEventRow.user_id == user_id)
                     .values(user_id=None, client=None)
                 )
-            return deleted
+        if deleted:
+            self._flush_deleted_pages()
+        return deleted
 
     # --- face templates ---------------------------------------------------------------------
 
@@ -222,7 +224,21 @@ class Storage:
     def delete_template(self, user_id: int) -> bool:
         with self._transaction() as session:
             query = delete(FaceTemplateRow).where(FaceTemplateRow.user_id == user_id)
-            return _execute_delete(session, query) > 0
+            deleted = _execute_delete(session, query) > 0
+        if deleted:
+            self._flush_deleted_pages()
+        return deleted
+
+    def _flush_deleted_pages(self) -> None:
+        """SQLite: copy the write-ahead log into the database and truncate it, so the earlier page
+        images (holding the deleted template's ciphertext) leave the -wal file too; with
+        ``secure_delete`` the database file then holds zeros where the rows were. Best effort: a
+        reader still open keeps the log until the next checkpoint. PostgreSQL reclaims dead rows
+        with (auto)vacuum; their bytes were ciphertext anyway."""
+        if self.engine.dialect.name != "sqlite":
+            return
+        with self.engine.connect() as connection:
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
     # --- apps -------------------------------------------------------------------------------
 
