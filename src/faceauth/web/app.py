@@ -26,8 +26,8 @@ from faceauth.service.faces import BurstEmbedder, FaceService
 from faceauth.service.tokens import TokenService
 from faceauth.storage import Storage, migrate
 from faceauth.storage.crypto import TemplateCipher
-from faceauth.storage.keys import check_production_settings, resolve_secret_key, resolve_template_key
-from faceauth.web import api, pages
+from faceauth.storage.keys import check_production_settings, resolve_secret_key
+from faceauth.web import account_api, api, pages
 from faceauth.web.deps import Services
 from faceauth.web.errors import register_error_handlers
 from faceauth.web.ratelimit import RateLimit
@@ -40,7 +40,7 @@ logger = logging.getLogger(__name__)
 
 
 def build_services(settings: Settings, storage: Storage, engine: BurstEmbedder) -> Services:
-    cipher = TemplateCipher(resolve_template_key(settings))
+    cipher = TemplateCipher.from_settings(settings)
     return Services(
         settings=settings,
         storage=storage,
@@ -89,6 +89,7 @@ def create_app(settings: Settings | None = None, engine: FaceEngine | None = Non
     app.add_middleware(SecurityHeaders, settings=settings)  # outermost: every answer gets them
     register_error_handlers(app)
     app.include_router(api.router)
+    app.include_router(account_api.router)
     app.include_router(pages.router)
 
     @app.get("/healthz", tags=["health"])
