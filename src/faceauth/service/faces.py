@@ -73,7 +73,11 @@ class FaceService:
         self.lockouts = lockouts or LockoutService(abuse_store_for(storage), settings)
 
     def enroll(
-        self, user_id: int, frames: Sequence[bytes], replace: bool = False, client: str | None = None
+        self,
+        user_id: int,
+        frames: Sequence[bytes] | BurstEmbeddings,
+        replace: bool = False,
+        client: str | None = None,
     ) -> EnrollmentResult:
         """Raises FaceAlreadyEnrolled (a template exists and ``replace`` is false),
         NotEnoughGoodFrames or InconsistentEnrollment; stores the template only on success."""
@@ -106,7 +110,9 @@ class FaceService:
         logger.info("enrolled face of user %d from %d frames", user_id, len(burst.embeddings))
         return EnrollmentResult(len(burst.embeddings), burst.rejected, replaced=had_template)
 
-    def verify(self, user_id: int, frames: Sequence[bytes], client: str | None = None) -> VerificationResult:
+    def verify(
+        self, user_id: int, frames: Sequence[bytes] | BurstEmbeddings, client: str | None = None
+    ) -> VerificationResult:
         """Compares the burst's mean embedding with the template. Raises NoFaceEnrolled,
         NotEnoughGoodFrames or AccountLocked (too many failures: ``service.lockout``); a different
         person is a result (``verified`` false), not an error."""
@@ -150,8 +156,9 @@ class FaceService:
     def is_enrolled(self, user_id: int) -> bool:
         return self.storage.has_template(user_id)
 
-    def _good_burst(self, frames: Sequence[bytes]) -> BurstEmbeddings:
-        burst = self.engine.embed_burst(frames)
+    def _good_burst(self, frames: Sequence[bytes] | BurstEmbeddings) -> BurstEmbeddings:
+        # A BurstEmbeddings comes from a liveness challenge, already embedded (service.liveness).
+        burst = frames if isinstance(frames, BurstEmbeddings) else self.engine.embed_burst(frames)
         needed = self.settings.min_good_frames
         if len(burst.embeddings) < needed:
             raise NotEnoughGoodFrames(needed, burst.rejected, len(burst.embeddings))

@@ -23,11 +23,13 @@ from faceauth.domain import RequestTooLarge
 from faceauth.service.accounts import AccountService
 from faceauth.service.apps import AppService
 from faceauth.service.faces import BurstEmbedder, FaceService
+from faceauth.service.liveness import LivenessService
 from faceauth.service.tokens import TokenService
 from faceauth.storage import Storage, migrate
+from faceauth.storage.challenges import challenge_store_for
 from faceauth.storage.crypto import TemplateCipher
 from faceauth.storage.keys import check_production_settings, resolve_secret_key
-from faceauth.web import account_api, api, pages
+from faceauth.web import account_api, api, liveness_api, pages
 from faceauth.web.deps import Services
 from faceauth.web.errors import register_error_handlers
 from faceauth.web.ratelimit import RateLimit
@@ -35,11 +37,18 @@ from faceauth.web.security_headers import SecurityHeaders
 
 if TYPE_CHECKING:
     from faceauth.vision.engine import FaceEngine
+    from faceauth.vision.landmarks import FaceMesh
+    from faceauth.vision.liveness import LivenessAnalyzer
 
 logger = logging.getLogger(__name__)
 
 
-def build_services(settings: Settings, storage: Storage, engine: BurstEmbedder) -> Services:
+def build_services(
+    settings: Settings,
+    storage: Storage,
+    engine: BurstEmbedder,
+    liveness_analyzer: LivenessAnalyzer | None = None,
+) -> Services:
     cipher = TemplateCipher.from_settings(settings)
     return Services(
         settings=settings,
@@ -48,6 +57,7 @@ def build_services(settings: Settings, storage: Storage, engine: BurstEmbedder) 
         tokens=TokenService(resolve_secret_key(settings), storage, settings),
         faces=FaceService(engine, storage, cipher, settings),
         apps=AppService(storage),
+        liveness=LivenessService(liveness_analyzer, challenge_store_for(storage), storage, settings),
         inference_limiter=anyio.CapacityLimiter(max(1, settings.inference_concurrency)),
     )
 
@@ -58,7 +68,37 @@ def load_engine(settings: Settings) -> FaceEngine:
     return FaceEngine.load(settings)
 
 
-def create_app(settings: Settings | None = None, engine: FaceEngine | None = None) -> FastAPI:
+def load_liveness(
+    settings: Settings, engine: BurstEmbedder, mesh: FaceMesh | None
+) -> LivenessAnalyzer | None:
+    """The face mesh and the challenge analyzer. Without the mesh's model wheel: a ConfigurationError
+    when liveness is required, otherwise None (challenge endpoints answer 503) and a warning."""
+    from faceauth.domain import ConfigurationError
+    from faceauth.vision.engine import FaceEngine
+    from faceauth.vision.landmarks import FaceMesh, ModelNotFoundError
+    from faceauth.vision.liveness import LivenessAnalyzer, default_signals
+
+    if not settings.liveness_required:
+        logger.warning(
+            "FACEAUTH_LIVENESS_REQUIRED is false: enroll and verify accept plain bursts of frames, "
+            "so a photo or a screen held up to the camera is not stopped by a liveness challenge"
+        )
+    if not isinstance(engine, FaceEngine):
+        return None
+    if mesh is None:
+        try:
+            mesh = FaceMesh.load(threads=1)
+        except ModelNotFoundError as error:
+            if settings.liveness_required:
+                raise ConfigurationError(f"liveness is required but {error}") from error
+            logger.warning("liveness challenges unavailable: %s", error)
+            return None
+    return LivenessAnalyzer(engine, mesh, default_signals())
+
+
+def create_app(
+    settings: Settings | None = None, engine: FaceEngine | None = None, mesh: FaceMesh | None = None
+) -> FastAPI:
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -72,7 +112,8 @@ def create_app(settings: Settings | None = None, engine: FaceEngine | None = Non
                 face_engine = engine
             else:
                 face_engine = await anyio.to_thread.run_sync(load_engine, settings)
-            app.state.services = build_services(settings, storage, face_engine)
+            analyzer = await anyio.to_thread.run_sync(load_liveness, settings, face_engine, mesh)
+            app.state.services = build_services(settings, storage, face_engine, analyzer)
             storage.purge_expired_revocations()
             logger.info("faceauth ready (%s mode)", settings.env)
             yield
@@ -90,6 +131,7 @@ def create_app(settings: Settings | None = None, engine: FaceEngine | None = Non
     register_error_handlers(app)
     app.include_router(api.router)
     app.include_router(account_api.router)
+    app.include_router(liveness_api.router)
     app.include_router(pages.router)
 
     @app.get("/healthz", tags=["health"])

@@ -21,6 +21,7 @@ from faceauth.domain import CsrfFailed, InvalidToken, User
 from faceauth.service.accounts import AccountService
 from faceauth.service.apps import AppService
 from faceauth.service.faces import FaceService
+from faceauth.service.liveness import LivenessService
 from faceauth.service.tokens import Stage, TokenClaims, TokenService
 from faceauth.storage import Storage
 from faceauth.web.client_ip import client_ip
@@ -41,6 +42,7 @@ class Services:
     tokens: TokenService
     faces: FaceService
     apps: AppService
+    liveness: LivenessService
     inference_limiter: anyio.CapacityLimiter  # bounds concurrent face bursts per worker
 
 

@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from faceauth.domain import (
     AccountLocked,
+    ChallengeExpired,
     Conflict,
     CsrfFailed,
     FaceAuthError,
@@ -28,6 +29,9 @@ from faceauth.domain import (
     InvalidCredentials,
     InvalidInput,
     InvalidToken,
+    LivenessFailed,
+    LivenessRequired,
+    LivenessUnavailable,
     NotEnoughGoodFrames,
     NotFound,
     RateLimited,
@@ -43,6 +47,10 @@ HtmlErrorRenderer = Callable[[Request, int, Any], Response]
 
 # Most specific first: the first class in an error's MRO found here gives its status.
 STATUS_CODES: dict[type[FaceAuthError], int] = {
+    LivenessRequired: 428,
+    ChallengeExpired: 410,
+    LivenessFailed: 422,
+    LivenessUnavailable: 503,
     AccountLocked: 423,
     RateLimited: 429,
     ImageTooLarge: 413,
@@ -80,6 +88,13 @@ def error_body(error: FaceAuthError) -> dict[str, Any]:
         }
     if isinstance(error, InconsistentEnrollment):
         return {"detail": str(error), "frames_rejected": rejections_json(error.rejected)}
+    if isinstance(error, LivenessFailed):
+        return {
+            "detail": f"liveness check failed: {error}",
+            "reason": error.reason,
+            "moves": list(error.moves),
+            "moves_done": error.moves_done,
+        }
     if status_code_for(error) == 500:
         return {"detail": "internal server error"}
     return {"detail": str(error)}

@@ -53,10 +53,12 @@ from faceauth.domain import (
     ValidationFailed,
 )
 from faceauth.service.accounts import Registration
+from faceauth.service.liveness import ChallengePurpose
 from faceauth.service.tokens import IssuedToken, Stage, TokenClaims
-from faceauth.web.api import read_frames, require_liveness_if_configured, run_inference
+from faceauth.web.api import run_inference
 from faceauth.web.deps import CSRF_COOKIE, CSRF_HEADER, TOKEN_COOKIE, Services, client_address
 from faceauth.web.errors import rejections_json, status_code_for
+from faceauth.web.liveness_api import face_input
 
 logger = logging.getLogger(__name__)
 
@@ -593,20 +595,20 @@ async def enroll(request: Request) -> Response:
     services = services_of(request)
     viewer = require_viewer(request, services)
     check_header_csrf(request)
-    require_liveness_if_configured(services.settings.liveness_required)
     replace = services.faces.is_enrolled(viewer.user.id)
     if replace and not viewer.is_full:
         raise InsufficientStage("verify your face before replacing it")
-    frames = await read_frames(request, services.settings.max_frames)
+    client = client_address(request)
+    face = await face_input(request, services, viewer.user.id, ChallengePurpose.ENROLL, client)
     try:
         result = await run_inference(
-            services, services.faces.enroll, viewer.user.id, frames, replace, client_address(request)
+            services, services.faces.enroll, viewer.user.id, face.frames, replace, client
         )
     except (NotEnoughGoodFrames, InconsistentEnrollment, ValidationFailed) as error:
-        return capture_failure(error, len(frames))
-    message = f"Your face is enrolled: {result.frames_used} of {len(frames)} pictures were used."
+        return capture_failure(error, face.count)
+    message = f"Your face is enrolled: {result.frames_used} of {face.count} pictures were used."
     if result.replaced:
-        message = f"Your face template is replaced: {result.frames_used} of {len(frames)} pictures were used."
+        message = f"Your face template is replaced: {result.frames_used} of {face.count} pictures were used."
     return capture_answer(
         True, message, result.frames_rejected, status_code=201, frames_used=result.frames_used
     )
@@ -637,14 +639,12 @@ async def verify(request: Request) -> Response:
     services = services_of(request)
     viewer = require_viewer(request, services)
     check_header_csrf(request)
-    require_liveness_if_configured(services.settings.liveness_required)
-    frames = await read_frames(request, services.settings.max_frames)
+    client = client_address(request)
+    face = await face_input(request, services, viewer.user.id, ChallengePurpose.VERIFY, client)
     try:
-        result = await run_inference(
-            services, services.faces.verify, viewer.user.id, frames, client_address(request)
-        )
+        result = await run_inference(services, services.faces.verify, viewer.user.id, face.frames, client)
     except (NotEnoughGoodFrames, ValidationFailed) as error:
-        return capture_failure(error, len(frames))
+        return capture_failure(error, face.count)
     scores: dict[str, Any] = {
         "similarity": round(result.match.similarity, 4),
         "threshold": result.match.threshold,

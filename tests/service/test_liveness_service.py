@@ -1,0 +1,238 @@
+"""LivenessService on a real database with the real models: nonces work once, deadlines hold, a
+challenge cannot be used by someone else or for the other purpose, and the person who moved is the
+person who is matched. The clock is a variable the test moves (``clock``)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from faceauth.config import Settings
+from faceauth.domain import ChallengeExpired, ChallengeNotFound, ChallengeUsed, LivenessFailed
+from faceauth.service.faces import FaceService
+from faceauth.service.liveness import ChallengePurpose, IssuedChallenge, LivenessService
+from faceauth.storage import Storage
+from faceauth.storage.challenges import ChallengeStore
+from faceauth.storage.crypto import TemplateCipher
+from faceauth.storage.keys import TemplateKey
+from faceauth.vision.engine import FaceEngine
+from faceauth.vision.landmarks import FaceMesh, ModelNotFoundError
+from faceauth.vision.liveness import LivenessAnalyzer, Move, default_signals
+from faceauth.vision.synthetic import challenge_frames
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "web"))
+from fake_camera import compose_frame, photos_of
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_900_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(scope="module")
+def analyzer(face_engine: FaceEngine) -> LivenessAnalyzer:
+    try:
+        mesh = FaceMesh.load()
+    except ModelNotFoundError as error:
+        pytest.skip(str(error))
+    return LivenessAnalyzer(face_engine, mesh, default_signals())
+
+
+@pytest.fixture(scope="module")
+def rendered(analyzer: LivenessAnalyzer) -> dict[tuple[str, tuple[Move, ...]], list[bytes]]:
+    """JPEG frames of rendered challenges, cached per (person, moves)."""
+    return {}
+
+
+def frames_of(
+    cache: dict[tuple[str, tuple[Move, ...]], list[bytes]],
+    analyzer: LivenessAnalyzer,
+    identity: str,
+    moves: tuple[Move, ...],
+) -> list[bytes]:
+    key = (identity, moves)
+    if key not in cache:
+        try:
+            rgb = compose_frame(photos_of(identity)[0].path)
+        except FileNotFoundError:
+            pytest.skip("deepface_tests photos not found (set FACEAUTH_TEST_DATA)")
+        pose = analyzer.mesh.measure(rgb)
+        assert pose is not None and pose.landmarks is not None
+        frames = challenge_frames(rgb, pose.landmarks, [m.value for m in moves])
+        cache[key] = [
+            cv2.imencode(".jpg", cv2.cvtColor(f, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])[
+                1
+            ].tobytes()
+            for f in frames
+        ]
+    return cache[key]
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def settings(settings_factory: object) -> Settings:
+    # Turns only: the tests choose the order through the challenge they get back.
+    return settings_factory(liveness_required=True, liveness_moves=("turn_left", "turn_right"))  # type: ignore[operator]
+
+
+@pytest.fixture
+def service(
+    storage: Storage, analyzer: LivenessAnalyzer, settings: Settings, clock: Clock
+) -> Iterator[LivenessService]:
+    yield LivenessService(analyzer, ChallengeStore(storage.engine), storage, settings, clock=clock)
+
+
+@pytest.fixture
+def user_id(storage: Storage) -> int:
+    return storage.create_user(
+        name="A", username="alice", email="a@example.com", phone="+15550100", password_hash="x"
+    ).id
+
+
+def stream(
+    service: LivenessService, user: int, challenge: IssuedChallenge, frames: list[bytes], clock: Clock
+) -> None:
+    """Post the frames in chunks of 8, one second apart (8 fps)."""
+    for start in range(0, len(frames), 8):
+        service.add_frames(user, challenge.challenge_id, frames[start : start + 8])
+        clock.now += 1.0
+
+
+def test_a_completed_challenge_gives_a_burst_once(
+    service: LivenessService, analyzer: LivenessAnalyzer, rendered: dict, user_id: int, clock: Clock
+) -> None:
+    challenge = service.issue(user_id, ChallengePurpose.VERIFY)
+    assert set(challenge.moves) == {Move.TURN_LEFT, Move.TURN_RIGHT}
+    stream(service, user_id, challenge, frames_of(rendered, analyzer, "person01", challenge.moves), clock)
+    burst = service.spend(user_id, challenge.challenge_id, ChallengePurpose.VERIFY)
+    assert len(burst.embeddings) >= 5
+    with pytest.raises(ChallengeUsed):
+        service.spend(user_id, challenge.challenge_id, ChallengePurpose.VERIFY)
+    with pytest.raises(ChallengeUsed):
+        service.add_frames(
+            user_id, challenge.challenge_id, frames_of(rendered, analyzer, "person01", challenge.moves)[:2]
+        )
+    events = [e for e in service.storage.list_events(user_id) if e.kind == "liveness"]
+    assert [e.success for e in events] == [True]
+
+
+def test_a_failed_challenge_is_spent_too(
+    service: LivenessService, analyzer: LivenessAnalyzer, rendered: dict, user_id: int, clock: Clock
+) -> None:
+    challenge = service.issue(user_id, ChallengePurpose.VERIFY)
+    wrong_order = tuple(reversed(challenge.moves))
+    stream(service, user_id, challenge, frames_of(rendered, analyzer, "person01", wrong_order), clock)
+    with pytest.raises(LivenessFailed) as failure:
+        service.spend(user_id, challenge.challenge_id, ChallengePurpose.VERIFY)
+    assert failure.value.reason == "wrong_move"
+    with pytest.raises(ChallengeUsed):
+        service.spend(user_id, challenge.challenge_id, ChallengePurpose.VERIFY)
+
+
+def test_frames_after_the_deadline_are_refused_and_a_late_challenge_fails(
+    service: LivenessService, analyzer: LivenessAnalyzer, rendered: dict, user_id: int, clock: Clock
+) -> None:
+    challenge = service.issue(user_id, ChallengePurpose.VERIFY)
+    frames = frames_of(rendered, analyzer, "person01", challenge.moves)
+    service.add_frames(user_id, challenge.challenge_id, frames[:8])
+    clock.now += service.settings.liveness_deadline_seconds + 0.5
+    with pytest.raises(ChallengeExpired):
+        service.add_frames(user_id, challenge.challenge_id, frames[8:16])
+    # The moves were never completed in time: the frames that arrived do not pass.
+    with pytest.raises(LivenessFailed):
+        service.spend(user_id, challenge.challenge_id, ChallengePurpose.VERIFY)
+
+    # A stream completed in time but spent long after the deadline fails as well.
+    late = service.issue(user_id, ChallengePurpose.VERIFY)
+    stream(service, user_id, late, frames_of(rendered, analyzer, "person01", late.moves), clock)
+    clock.now += service.settings.liveness_deadline_seconds + 30
+    with pytest.raises(ChallengeExpired):
+        service.spend(user_id, late.challenge_id, ChallengePurpose.VERIFY)
+
+
+def test_a_challenge_belongs_to_its_user_and_purpose(
+    service: LivenessService,
+    storage: Storage,
+    analyzer: LivenessAnalyzer,
+    rendered: dict,
+    user_id: int,
+    clock: Clock,
+) -> None:
+    other = storage.create_user(
+        name="B", username="bob", email="b@example.com", phone="+15550101", password_hash="x"
+    )
+    challenge = service.issue(user_id, ChallengePurpose.ENROLL)
+    frames = frames_of(rendered, analyzer, "person01", challenge.moves)
+    with pytest.raises(ChallengeNotFound):
+        service.add_frames(other.id, challenge.challenge_id, frames[:4])
+    stream(service, user_id, challenge, frames, clock)
+    with pytest.raises(ChallengeNotFound):
+        service.spend(other.id, challenge.challenge_id, ChallengePurpose.ENROLL)
+    with pytest.raises(ChallengeNotFound):
+        service.spend(user_id, challenge.challenge_id, ChallengePurpose.VERIFY)
+    with pytest.raises(ChallengeNotFound):
+        service.spend(user_id, "not-a-challenge", ChallengePurpose.ENROLL)
+    assert service.spend(user_id, challenge.challenge_id, ChallengePurpose.ENROLL).embeddings
+
+
+def test_the_person_who_moved_is_the_person_matched(
+    service: LivenessService,
+    storage: Storage,
+    analyzer: LivenessAnalyzer,
+    rendered: dict,
+    user_id: int,
+    settings: Settings,
+    clock: Clock,
+) -> None:
+    """Enrolled as person 1 through a challenge; person 3 completes a challenge perfectly and is
+    refused by the match; person 1 is accepted."""
+    faces = FaceService(
+        analyzer.engine, storage, TemplateCipher(TemplateKey("test", os.urandom(32))), settings
+    )
+    enroll = service.issue(user_id, ChallengePurpose.ENROLL)
+    stream(service, user_id, enroll, frames_of(rendered, analyzer, "person01", enroll.moves), clock)
+    faces.enroll(user_id, service.spend(user_id, enroll.challenge_id, ChallengePurpose.ENROLL))
+
+    impostor = service.issue(user_id, ChallengePurpose.VERIFY)
+    stream(service, user_id, impostor, frames_of(rendered, analyzer, "person03", impostor.moves), clock)
+    result = faces.verify(user_id, service.spend(user_id, impostor.challenge_id, ChallengePurpose.VERIFY))
+    assert not result.verified and result.match.similarity < 0.4
+
+    genuine = service.issue(user_id, ChallengePurpose.VERIFY)
+    stream(service, user_id, genuine, frames_of(rendered, analyzer, "person01", genuine.moves), clock)
+    result = faces.verify(user_id, service.spend(user_id, genuine.challenge_id, ChallengePurpose.VERIFY))
+    assert result.verified
+
+
+def test_spent_and_expired_challenges_leave_no_frames(
+    service: LivenessService,
+    storage: Storage,
+    analyzer: LivenessAnalyzer,
+    rendered: dict,
+    user_id: int,
+    clock: Clock,
+) -> None:
+    challenge = service.issue(user_id, ChallengePurpose.VERIFY)
+    frames = frames_of(rendered, analyzer, "person01", challenge.moves)
+    service.add_frames(user_id, challenge.challenge_id, frames[:8])
+    store = ChallengeStore(storage.engine)
+    from faceauth.service.liveness import nonce_key
+
+    assert store.frame_count(nonce_key(challenge.challenge_id)) == 8
+    with pytest.raises(LivenessFailed):
+        service.spend(user_id, challenge.challenge_id, ChallengePurpose.VERIFY)
+    assert store.frame_count(nonce_key(challenge.challenge_id)) == 0
+    assert np.isfinite(clock.now)

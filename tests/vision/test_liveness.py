@@ -1,0 +1,169 @@
+"""The liveness sequence check, identity check and passive signals: hand-made observations for the
+rules, and real photos through the real models (MTCNN, FaceNet, face mesh) for the attacks and the
+rendered genuine challenges. Skips when the photos or the face-mesh wheel are missing."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from faceauth.config import Settings
+from faceauth.service.liveness import judge_stream, sequence_policy
+from faceauth.vision.engine import FaceEngine
+from faceauth.vision.landmarks import FaceMesh, ModelNotFoundError
+from faceauth.vision.liveness import (
+    FrameObservation,
+    LivenessAnalyzer,
+    Move,
+    SequenceFailure,
+    SequencePolicy,
+    check_sequence,
+    default_signals,
+)
+from faceauth.vision.synthetic import challenge_frames
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "web"))
+from fake_camera import compose_frame, photos_of
+
+POLICY = SequencePolicy()
+
+
+def obs(t: float, yaw: float, ear: float = 0.3) -> FrameObservation:
+    return FrameObservation(received_s=t, faces=1, yaw=yaw, pitch=0.0, ear=ear)
+
+
+def stream(yaws: list[float], ears: list[float] | None = None) -> list[FrameObservation]:
+    ears = ears or [0.3] * len(yaws)
+    return [obs(i / 8, yaw, ear) for i, (yaw, ear) in enumerate(zip(yaws, ears, strict=True))]
+
+
+NEUTRAL = [0.0, 0.5, -0.5, 0.2, 0.0, 0.3]
+LEFT = [6.0, 10.0, 16.0, 20.0, 16.0, 9.0, 3.0]
+RIGHT = [-6.0, -10.0, -16.0, -20.0, -16.0, -9.0, -3.0]
+
+
+# --- the rules, on hand-made observations ------------------------------------------------------
+
+
+def test_turns_in_the_asked_order_complete_the_sequence() -> None:
+    result = check_sequence(
+        stream(NEUTRAL + LEFT + NEUTRAL + RIGHT + NEUTRAL), [Move.TURN_LEFT, Move.TURN_RIGHT], POLICY
+    )
+    assert result.complete and result.done == 2
+
+
+def test_turns_in_the_other_order_fail_as_a_wrong_move() -> None:
+    result = check_sequence(
+        stream(NEUTRAL + RIGHT + NEUTRAL + LEFT + NEUTRAL), [Move.TURN_LEFT, Move.TURN_RIGHT], POLICY
+    )
+    assert result.failure is SequenceFailure.WRONG_MOVE and result.done == 0
+
+
+def test_a_jump_to_a_turned_pose_without_a_transition_is_not_a_turn() -> None:
+    jump = [20.0, 20.0, 20.0]
+    result = check_sequence(stream(NEUTRAL + jump + NEUTRAL * 2), [Move.TURN_LEFT], POLICY)
+    assert not result.complete and result.failure is None
+    relaxed = SequencePolicy(require_transition=False)
+    assert check_sequence(stream(NEUTRAL + jump + NEUTRAL * 2), [Move.TURN_LEFT], relaxed).complete
+
+
+def test_a_blink_is_a_dip_below_the_persons_own_open_level_and_back() -> None:
+    yaws = NEUTRAL + [0.0] * 3 + NEUTRAL
+    blink = [0.3] * 6 + [0.24, 0.12, 0.28] + [0.3] * 6
+    assert check_sequence(stream(yaws, blink), [Move.BLINK], POLICY).complete
+    squint = [0.3] * 6 + [0.27, 0.24, 0.28] + [0.3] * 6  # 80 % of the open level: not closed
+    assert not check_sequence(stream(yaws, squint), [Move.BLINK], POLICY).complete
+
+
+def test_a_turn_while_a_blink_is_awaited_fails() -> None:
+    result = check_sequence(stream(NEUTRAL + LEFT + NEUTRAL), [Move.BLINK, Move.TURN_LEFT], POLICY)
+    assert result.failure is SequenceFailure.WRONG_MOVE
+
+
+def test_a_second_face_anywhere_fails() -> None:
+    observations = stream(NEUTRAL + LEFT + NEUTRAL)
+    observations[3] = FrameObservation(received_s=0.4, faces=2)
+    assert check_sequence(observations, [Move.TURN_LEFT], POLICY).failure is SequenceFailure.MULTIPLE_FACES
+
+
+# --- real models ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def analyzer(engine: FaceEngine) -> LivenessAnalyzer:
+    try:
+        mesh = FaceMesh.load()
+    except ModelNotFoundError as error:
+        pytest.skip(str(error))
+    return LivenessAnalyzer(engine, mesh, default_signals())
+
+
+@pytest.fixture(scope="module")
+def settings() -> Settings:
+    return Settings(liveness_required=True)
+
+
+def rendered(analyzer: LivenessAnalyzer, identity: str, moves: list[Move], seed: int = 0) -> list[np.ndarray]:
+    try:
+        rgb = compose_frame(photos_of(identity)[0].path)
+    except FileNotFoundError:
+        pytest.skip("deepface_tests photos not found (set FACEAUTH_TEST_DATA)")
+    pose = analyzer.mesh.measure(rgb)
+    assert pose is not None and pose.landmarks is not None
+    return challenge_frames(rgb, pose.landmarks, [m.value for m in moves], seed=seed)
+
+
+def observe(analyzer: LivenessAnalyzer, frames: list[np.ndarray]) -> list[FrameObservation]:
+    return [analyzer.observe(frame, i / 8) for i, frame in enumerate(frames)]
+
+
+def test_a_rendered_genuine_challenge_passes(analyzer: LivenessAnalyzer, settings: Settings) -> None:
+    moves = [Move.TURN_LEFT, Move.TURN_RIGHT]
+    observations = observe(analyzer, rendered(analyzer, "person01", moves))
+    verdict = judge_stream(analyzer, observations, moves, sequence_policy(settings), settings)
+    assert verdict.live, verdict
+    assert verdict.burst is not None and len(verdict.burst.embeddings) >= settings.min_good_frames
+    # ... and the same frames do not pass a challenge asking for the other order.
+    other = judge_stream(analyzer, observations, moves[::-1], sequence_policy(settings), settings)
+    assert not other.live and other.reason == "wrong_move"
+
+
+def test_a_static_photo_burst_fails_every_challenge(analyzer: LivenessAnalyzer, settings: Settings) -> None:
+    still = rendered(analyzer, "person02", [])[0]
+    observations = observe(analyzer, [still] * 20)
+    for moves in (
+        [Move.BLINK, Move.TURN_LEFT],
+        [Move.TURN_RIGHT, Move.TURN_LEFT],
+        [Move.TURN_LEFT, Move.BLINK],
+    ):
+        verdict = judge_stream(analyzer, observations, moves, sequence_policy(settings), settings)
+        assert not verdict.live and verdict.reason == "incomplete"
+    motion = next(e for e in verdict.passive if e.name == "motion")
+    assert motion.spoof and motion.score < 0.01
+
+
+def test_moves_done_by_one_person_and_faced_by_another_fail(
+    analyzer: LivenessAnalyzer, settings: Settings
+) -> None:
+    """Person 1 turns left, then person 3's frames turn right: each move is real, the stream is not
+    one person."""
+    first = rendered(analyzer, "person01", [Move.TURN_LEFT])
+    second = rendered(analyzer, "person03", [Move.TURN_RIGHT])
+    observations = observe(analyzer, first + second)
+    verdict = judge_stream(
+        analyzer, observations, [Move.TURN_LEFT, Move.TURN_RIGHT], sequence_policy(settings), settings
+    )
+    assert verdict.sequence.complete  # the moves alone would pass
+    assert not verdict.live and verdict.reason == "not_same_person"
+
+
+def test_observations_survive_their_json_form(analyzer: LivenessAnalyzer) -> None:
+    observation = observe(analyzer, rendered(analyzer, "person01", [])[:1])[0]
+    again = FrameObservation.from_json(observation.to_json())
+    assert again == observation
+    assert again.embedding is not None and observation.embedding is not None
+    assert np.array_equal(again.embedding, observation.embedding)
+    assert again.features == observation.features

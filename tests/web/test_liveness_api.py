@@ -1,0 +1,247 @@
+"""The liveness challenge through JSON API v1, against a real uvicorn server with liveness required
+(the default), the real models, and challenge videos rendered from real photos.
+
+The server draws its challenges from the two turns only, so each test renders the order it is given
+(turns render more faithfully than blinks; see docs/liveness.md)."""
+
+from __future__ import annotations
+
+import base64
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import cv2
+import httpx
+import pytest
+from fake_camera import compose_frame, photos_of
+
+from faceauth.config import Settings
+from faceauth.vision.engine import FaceEngine
+from faceauth.vision.landmarks import FaceMesh, ModelNotFoundError
+from faceauth.vision.synthetic import challenge_frames
+from live_server import LiveServer, free_port
+
+PASSWORD = "violet kettle on mars"
+
+
+@pytest.fixture(scope="module")
+def mesh() -> FaceMesh:
+    try:
+        return FaceMesh.load()
+    except ModelNotFoundError as error:
+        pytest.skip(str(error))
+
+
+@pytest.fixture(scope="module")
+def server(
+    tmp_path_factory: pytest.TempPathFactory, face_engine: FaceEngine, mesh: FaceMesh
+) -> Iterator[LiveServer]:
+    import uvicorn
+
+    from faceauth.web.app import create_app
+
+    data_dir = tmp_path_factory.mktemp("liveness-server")
+    settings = Settings(
+        env="development",
+        data_dir=data_dir,
+        database_url=f"sqlite:///{data_dir / 'faceauth.db'}",
+        secret_key="test-secret-key-that-is-long-enough-for-hs256-0123456789",
+        liveness_required=True,
+        liveness_moves=("turn_left", "turn_right"),
+    )
+    port = free_port()
+    app = create_app(settings, face_engine, mesh)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, name="uvicorn-liveness", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            pytest.fail("the test server did not start")
+        time.sleep(0.05)
+    yield LiveServer(f"http://127.0.0.1:{port}", settings)
+    server.should_exit = True
+    thread.join(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def client(server: LiveServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.base_url, timeout=120) as http:
+        yield http
+
+
+_renders: dict[tuple[str, tuple[str, ...]], list[str]] = {}
+
+
+def rendered(mesh: FaceMesh, identity: str, moves: list[str]) -> list[str]:
+    """Base64 JPEG frames of ``identity`` doing ``moves`` at 8 fps."""
+    key = (identity, tuple(moves))
+    if key not in _renders:
+        try:
+            rgb = compose_frame(photos_of(identity)[0].path)
+        except FileNotFoundError:
+            pytest.skip("deepface_tests photos not found (set FACEAUTH_TEST_DATA)")
+        pose = mesh.measure(rgb)
+        assert pose is not None and pose.landmarks is not None
+        frames = challenge_frames(rgb, pose.landmarks, moves)
+        _renders[key] = [
+            base64.b64encode(cv2.imencode(".jpg", cv2.cvtColor(f, cv2.COLOR_RGB2BGR))[1].tobytes()).decode()
+            for f in frames
+        ]
+    return _renders[key]
+
+
+def account_token(client: httpx.Client, username: str) -> str:
+    body = {
+        "name": "Liveness Example",
+        "username": username,
+        "email": f"{username}@example.org",
+        "phone": "+1 202 555 0143",
+        "password": PASSWORD,
+        "password_confirm": PASSWORD,
+    }
+    assert client.post("/api/v1/users", json=body).status_code == 201
+    response = client.post("/api/v1/auth/login", json={"login": username, "password": PASSWORD})
+    return str(response.json()["access_token"])
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def challenge(client: httpx.Client, token: str, purpose: str) -> dict[str, Any]:
+    response = client.post("/api/v1/liveness/challenges", json={"purpose": purpose}, headers=auth(token))
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+def stream(client: httpx.Client, token: str, issued: dict[str, Any], frames: list[str]) -> dict[str, Any]:
+    """Chunks of 8 frames, as the web page sends them; returns the last progress answer."""
+    progress: dict[str, Any] = {}
+    for start in range(0, len(frames), 8):
+        response = client.post(
+            f"/api/v1/liveness/challenges/{issued['challenge_id']}/frames",
+            json={"frames": frames[start : start + 8]},
+            headers=auth(token),
+        )
+        assert response.status_code == 200, response.text
+        progress = dict(response.json())
+    return progress
+
+
+def test_plain_bursts_are_refused_with_428(client: httpx.Client, mesh: FaceMesh) -> None:
+    token = account_token(client, "plain_burst")
+    frames = rendered(mesh, "person01", [])[:8]
+    for path in ("/api/v1/face/enroll", "/api/v1/face/verify"):
+        response = client.post(path, json={"frames": frames}, headers=auth(token))
+        assert response.status_code == 428, response.text
+        assert "liveness challenge is required" in response.json()["detail"]
+
+
+def test_enroll_and_verify_through_challenges_and_a_nonce_works_once(
+    client: httpx.Client, mesh: FaceMesh, server: LiveServer
+) -> None:
+    token = account_token(client, "challenged")
+    issued = challenge(client, token, "enroll")
+    assert sorted(issued["moves"]) == ["turn_left", "turn_right"]
+    assert len(issued["prompts"]) == 2 and issued["expires_in"] == server.settings.liveness_deadline_seconds
+    progress = stream(client, token, issued, rendered(mesh, "person01", issued["moves"]))
+    assert progress["complete"] and progress["moves_done"] == 2 and progress["failure"] is None
+    response = client.post(
+        "/api/v1/face/enroll", json={"challenge_id": issued["challenge_id"]}, headers=auth(token)
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["frames_used"] >= 5
+
+    issued = challenge(client, token, "verify")
+    stream(client, token, issued, rendered(mesh, "person01", issued["moves"]))
+    body = {"challenge_id": issued["challenge_id"]}
+    response = client.post("/api/v1/face/verify", json=body, headers=auth(token))
+    assert response.status_code == 200, response.text
+    assert response.json()["verified"] is True and response.json()["stage"] == "full"
+    full = response.json()["access_token"]
+
+    replay = client.post("/api/v1/face/verify", json=body, headers=auth(full))
+    assert replay.status_code == 409 and "already been used" in replay.json()["detail"]
+    more = client.post(
+        f"/api/v1/liveness/challenges/{issued['challenge_id']}/frames",
+        json={"frames": rendered(mesh, "person01", [])[:2]},
+        headers=auth(full),
+    )
+    assert more.status_code == 409
+
+
+def test_a_static_photo_and_someone_elses_challenge_are_refused(client: httpx.Client, mesh: FaceMesh) -> None:
+    owner = account_token(client, "owner")
+    issued = challenge(client, owner, "enroll")
+    stream(client, owner, issued, rendered(mesh, "person01", issued["moves"]))
+    assert (
+        client.post(
+            "/api/v1/face/enroll", json={"challenge_id": issued["challenge_id"]}, headers=auth(owner)
+        ).status_code
+        == 201
+    )
+
+    # A photo held still: the challenge is never completed, and the answer says why.
+    issued = challenge(client, owner, "verify")
+    progress = stream(client, owner, issued, [rendered(mesh, "person01", [])[0]] * 24)
+    assert progress["moves_done"] == 0 and not progress["complete"]
+    response = client.post(
+        "/api/v1/face/verify", json={"challenge_id": issued["challenge_id"]}, headers=auth(owner)
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["reason"] == "incomplete" and response.json()["moves_done"] == 0
+
+    # Another user cannot post frames to, or spend, the owner's challenge.
+    intruder = account_token(client, "intruder")
+    issued = challenge(client, owner, "verify")
+    response = client.post(
+        f"/api/v1/liveness/challenges/{issued['challenge_id']}/frames",
+        json={"frames": rendered(mesh, "person01", [])[:2]},
+        headers=auth(intruder),
+    )
+    assert response.status_code == 404
+    response = client.post(
+        "/api/v1/face/verify", json={"challenge_id": issued["challenge_id"]}, headers=auth(intruder)
+    )
+    assert response.status_code in (404, 409)  # 409: the intruder has no face enrolled
+
+
+def test_a_live_impostor_completes_the_challenge_and_is_not_matched(
+    client: httpx.Client, mesh: FaceMesh
+) -> None:
+    token = account_token(client, "victim")
+    issued = challenge(client, token, "enroll")
+    stream(client, token, issued, rendered(mesh, "person01", issued["moves"]))
+    assert (
+        client.post(
+            "/api/v1/face/enroll", json={"challenge_id": issued["challenge_id"]}, headers=auth(token)
+        ).status_code
+        == 201
+    )
+    issued = challenge(client, token, "verify")
+    progress = stream(client, token, issued, rendered(mesh, "person03", issued["moves"]))
+    assert progress["complete"]
+    response = client.post(
+        "/api/v1/face/verify", json={"challenge_id": issued["challenge_id"]}, headers=auth(token)
+    )
+    assert response.status_code == 401 and response.json()["verified"] is False
+
+
+def test_malformed_challenge_requests(client: httpx.Client) -> None:
+    token = account_token(client, "malformed")
+    assert (
+        client.post("/api/v1/liveness/challenges", json={"purpose": "lunch"}, headers=auth(token)).status_code
+        == 422
+    )
+    assert client.post("/api/v1/liveness/challenges", json={}).status_code == 401
+    response = client.post("/api/v1/face/verify", json={"challenge_id": 12}, headers=auth(token))
+    assert response.status_code == 422
+    response = client.post(
+        "/api/v1/face/verify", json={"challenge_id": "x", "frames": []}, headers=auth(token)
+    )
+    assert response.status_code == 422
+    assert Path(__file__).is_file()
