@@ -433,3 +433,23 @@ def test_oversized_frames_in_bytes_or_pixels_are_refused(
         reasons = {item["reason"] for item in response.json().get("frames_rejected", [])}
         assert reasons == {"image_too_large"}, response.text
     assert default_server.count_rows("face_templates", account.id) == 0
+
+
+def test_a_locked_login_page_says_when_to_try_again(http: httpx.Client) -> None:
+    import re
+
+    account = register(http, "pagelock")
+    with httpx.Client(base_url=http.base_url, timeout=60) as browser:
+        form = browser.get("/login", headers={"Accept": "text/html"})
+        match = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+        assert match is not None
+        fields = {"csrf_token": match.group(1), "login": account.username, "password": "wrong guess here"}
+        codes = [
+            browser.post("/login", data=fields, headers={"Accept": "text/html"}).status_code for _ in range(5)
+        ]
+        assert codes == [401] * 5
+        locked = browser.post("/login", data=fields, headers={"Accept": "text/html"})
+    assert locked.status_code == 423
+    assert "text/html" in locked.headers["content-type"]
+    assert "try again in 30 minutes" in locked.text
+    assert 1700 <= int(locked.headers["retry-after"]) <= 1800
