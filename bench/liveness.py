@@ -85,6 +85,9 @@ class Judge:
         )
         self.policy = sequence_policy(settings)
 
+    def usable_still(self, rgb: np.ndarray) -> bool:
+        return self.analyzer.observe(rgb, 0.0).usable_for_matching
+
     def observe(self, frames: list[np.ndarray]) -> list[FrameObservation]:
         return [self.analyzer.observe(frame, i / FPS) for i, frame in enumerate(frames)]
 
@@ -131,10 +134,11 @@ def attack_streams(root: Path, quick: bool) -> dict[str, list[tuple[str, list[np
 
 
 def photo_sequence_streams(
-    root: Path, mesh: FaceMesh
+    root: Path, mesh: FaceMesh, judge: Judge
 ) -> list[tuple[str, dict[tuple[Move, ...], list[np.ndarray]]]]:
     """Per person with 3+ photos: for each challenge, a stream of their photos (each held 5 frames)
-    chosen by measured yaw: the most frontal for neutral, the most turned each way for turns, a
+    (only photos a login accepts as a still: one face, every gate passed), chosen by measured yaw:
+    the most frontal for neutral, the most turned each way for turns, a
     photo with the lowest eye openness for a blink."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "web"))
     from fake_camera import compose_frame, deepface_photos
@@ -144,7 +148,7 @@ def photo_sequence_streams(
     for photo in deepface_photos(root):
         rgb = compose_frame(photo.path)
         pose = mesh.measure(rgb)
-        if pose is not None:
+        if pose is not None and judge.usable_still(rgb):
             by_person[photo.identity].append((rgb, pose.yaw, (pose.left_ear + pose.right_ear) / 2))
     result = []
     for person, shots in sorted(by_person.items()):
@@ -196,7 +200,7 @@ def main() -> None:
         }
 
     accepted_pairs, total_pairs, details = 0, 0, []
-    for person, per_challenge in photo_sequence_streams(root, judge.analyzer.mesh):
+    for person, per_challenge in photo_sequence_streams(root, judge.analyzer.mesh, judge):
         for moves, frames in per_challenge.items():
             observations = judge.observe(frames)
             verdict = judge_stream(judge.analyzer, observations, moves, judge.policy, settings)
@@ -222,9 +226,12 @@ def main() -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "web"))
     from fake_camera import compose_frame, deepface_photos
 
+    # Each person's first photo that a login would accept as a still: exactly one face, every gate
+    # passed (a photo with a second face in it is not a genuine login of one person).
     firsts: dict[str, Path] = {}
     for photo in deepface_photos(root):
-        firsts.setdefault(photo.identity, photo.path)
+        if photo.identity not in firsts and judge.usable_still(compose_frame(photo.path)):
+            firsts[photo.identity] = photo.path
     rejected = 0
     per_move: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     genuine_details = []

@@ -12,7 +12,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,8 +78,9 @@ class LiveServer:
         return "\n".join(text.splitlines()[-lines:])
 
 
-def server_environment(data_dir: Path) -> dict[str, str]:
-    """The environment of the test server: its own data folder and SQLite file, no liveness step."""
+def server_environment(data_dir: Path, overrides: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of the test server: its own data folder and SQLite file, no liveness step
+    unless ``overrides`` (more FACEAUTH_* variables) say otherwise."""
     env = dict(os.environ)
     env.update(
         {
@@ -90,6 +91,7 @@ def server_environment(data_dir: Path) -> dict[str, str]:
             "PYTHONUNBUFFERED": "1",
         }
     )
+    env.update(overrides or {})
     return env
 
 
@@ -109,7 +111,7 @@ def _wait_until_healthy(server: LiveServer, timeout_s: float) -> None:
 
 
 @contextmanager
-def live_server(data_dir: Path) -> Iterator[LiveServer]:
+def live_server(data_dir: Path, environment: Mapping[str, str] | None = None) -> Iterator[LiveServer]:
     """uvicorn running ``faceauth.web.app:create_app`` on a free loopback port until the block ends."""
     data_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
@@ -118,10 +120,9 @@ def live_server(data_dir: Path) -> Iterator[LiveServer]:
         sys.executable, "-m", "uvicorn", "faceauth.web.app:create_app", "--factory",
         "--host", "127.0.0.1", "--port", str(port), "--log-level", "info",
     ]  # fmt: skip
+    env = server_environment(data_dir, environment)
     with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            command, env=server_environment(data_dir), stdout=log, stderr=subprocess.STDOUT, cwd=data_dir
-        )
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=data_dir)
     server = LiveServer(f"http://127.0.0.1:{port}", process, log_path)
     try:
         _wait_until_healthy(server, SERVER_START_TIMEOUT_S)

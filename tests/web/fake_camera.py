@@ -116,3 +116,20 @@ def frame_as_jpeg_data_url(frame: RgbFrame, quality: int = 90) -> str:
     buffer = io.BytesIO()
     Image.fromarray(frame).save(buffer, format="JPEG", quality=quality)
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def build_challenge_video(
+    photo: Path, destination: Path, moves: Sequence[str], fps: int = 15, neutral_s: float = 1.5
+) -> Path:
+    """A video of the photo's face doing ``moves`` ("blink", "turn_left", "turn_right"), each between
+    stretches of looking at the camera, rendered by ``faceauth.vision.synthetic`` (needs the face-mesh
+    model wheel). Chromium loops it, so the moves come round again every few seconds."""
+    from faceauth.vision.landmarks import FaceMesh
+    from faceauth.vision.synthetic import challenge_frames
+
+    still = compose_frame(photo)
+    pose = FaceMesh.load().measure(still)
+    if pose is None or pose.landmarks is None:
+        raise ValueError(f"no face mesh on {photo}")
+    frames = challenge_frames(still, pose.landmarks, list(moves), fps=fps, neutral_s=neutral_s)
+    return write_y4m(frames, destination, fps=fps)

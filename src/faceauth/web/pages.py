@@ -568,7 +568,13 @@ def logout(request: Request, csrf_token: FormField = "") -> Response:
 
 
 def camera_context(settings: Settings, **page: str) -> dict[str, Any]:
-    return {"burst_frames": settings.burst_frames, "burst_interval_ms": BURST_INTERVAL_MS, **page}
+    return {
+        "burst_frames": settings.burst_frames,
+        "burst_interval_ms": BURST_INTERVAL_MS,
+        # A liveness challenge (static/liveness.js) instead of a plain burst when the server requires it.
+        "liveness": settings.liveness_required,
+        **page,
+    }
 
 
 @router.get("/face/enroll")
