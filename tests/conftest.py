@@ -17,22 +17,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from sqlalchemy import text
 
 from faceauth.config import Settings
 from faceauth.storage import Storage, migrate
-from faceauth.storage.models import Base
-from live_server import LiveServer, free_port
+from support import LiveServer, free_port, make_settings, shared_data_root, wipe_postgres
 
 if TYPE_CHECKING:
     from faceauth.vision.engine import FaceEngine
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 FACES_CSV = Path("faces") / "deepface_tests" / "images.csv"
-
-
-def shared_data_root() -> Path:
-    return Path(os.environ.get("FACEAUTH_TEST_DATA", REPO_ROOT.parent / "shared" / "data"))
 
 
 @pytest.fixture(scope="session")
@@ -54,18 +47,6 @@ def photos_by_identity(data_root: Path) -> dict[str, list[Path]]:
     return dict(photos)
 
 
-def make_settings(data_dir: Path, **overrides: object) -> Settings:
-    values: dict[str, object] = {
-        "env": "development",
-        "data_dir": data_dir,
-        "database_url": f"sqlite:///{data_dir / 'faceauth.db'}",
-        "secret_key": "test-secret-key-that-is-long-enough-for-hs256-0123456789",
-        "liveness_required": False,
-    }
-    values.update(overrides)
-    return Settings(**values)  # type: ignore[arg-type]
-
-
 SettingsFactory = Callable[..., Settings]
 
 
@@ -78,16 +59,6 @@ def settings_factory(tmp_path: Path) -> SettingsFactory:
 @pytest.fixture
 def settings(settings_factory: SettingsFactory) -> Settings:
     return settings_factory()
-
-
-def wipe_postgres(url: str) -> None:
-    storage = Storage.from_url(url)
-    try:
-        Base.metadata.drop_all(storage.engine)
-        with storage.engine.begin() as connection:
-            connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
-    finally:
-        storage.close()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

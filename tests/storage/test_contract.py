@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import make_settings, wipe_postgres
+from support import make_settings, wipe_postgres
 from faceauth.domain import EmailTaken, NotFound, UsernameTaken
 from faceauth.storage.crypto import TemplateCipher
 from faceauth.storage.factory import open_storage

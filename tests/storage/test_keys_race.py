@@ -7,7 +7,7 @@ import multiprocessing
 from pathlib import Path
 from typing import Any
 
-from conftest import make_settings
+from support import make_settings
 from faceauth.storage.keys import resolve_secret_key, resolve_template_key
 
 PROCESSES = 12

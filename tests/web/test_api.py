@@ -21,7 +21,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from live_server import LiveServer
+from support import LiveServer
 
 PASSWORD = "violet kettle on mars"
 GENUINE = "person01"

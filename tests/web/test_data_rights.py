@@ -25,7 +25,7 @@ from sqlalchemy.engine import make_url
 from test_api import PASSWORD, Account, Cast, bearer, burst, enroll, login, register, verify
 from test_api import cast as api_cast  # noqa: F401  (a fixture: registered as api_cast)
 
-from conftest import LiveServer, free_port, make_settings, wipe_postgres
+from support import LiveServer, free_port, make_settings, wipe_postgres
 from faceauth.config import Settings
 from faceauth.storage import Storage
 from faceauth.storage.crypto import TemplateCipher

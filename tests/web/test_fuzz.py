@@ -22,7 +22,7 @@ from schemathesis.checks import not_a_server_error
 from test_abuse import thread_server
 from test_api import PASSWORD
 
-from conftest import LiveServer, make_settings
+from support import LiveServer, make_settings
 
 
 @pytest.fixture(scope="module")

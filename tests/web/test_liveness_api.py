@@ -22,7 +22,7 @@ from faceauth.config import Settings
 from faceauth.vision.engine import FaceEngine
 from faceauth.vision.landmarks import FaceMesh, ModelNotFoundError
 from faceauth.vision.synthetic import challenge_frames
-from live_server import LiveServer, free_port
+from support import LiveServer, free_port
 
 PASSWORD = "violet kettle on mars"
 

@@ -1,0 +1,65 @@
+"""Helpers the test modules share, importable by name from any of them (pytest puts ``tests`` on
+the path; ``conftest`` itself is not importable reliably, since several folders have one)."""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import text
+
+from faceauth.config import Settings
+from faceauth.storage import Storage
+from faceauth.storage.models import Base
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def shared_data_root() -> Path:
+    return Path(os.environ.get("FACEAUTH_TEST_DATA", REPO_ROOT.parent / "shared" / "data"))
+
+
+def make_settings(data_dir: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "env": "development",
+        "data_dir": data_dir,
+        "database_url": f"sqlite:///{data_dir / 'faceauth.db'}",
+        "secret_key": "test-secret-key-that-is-long-enough-for-hs256-0123456789",
+        "liveness_required": False,
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+def wipe_postgres(url: str) -> None:
+    storage = Storage.from_url(url)
+    try:
+        Base.metadata.drop_all(storage.engine)
+        with storage.engine.begin() as connection:
+            connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    finally:
+        storage.close()
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    base_url: str
+    settings: Settings
+
+    def count_rows(self, table: str, user_id: int) -> int:
+        """Read the server's database directly (not through its API)."""
+        storage = Storage.from_url(self.settings.resolved_database_url)
+        try:
+            with storage.engine.connect() as connection:
+                query = text(f"SELECT COUNT(*) FROM {table} WHERE user_id = :user_id")
+                return int(connection.execute(query, {"user_id": user_id}).scalar_one())
+        finally:
+            storage.close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
