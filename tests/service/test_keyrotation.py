@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from support import make_settings
 from faceauth.storage import Storage
 from faceauth.storage.crypto import TemplateCipher, TemplateDecryptionError
 from faceauth.storage.keys import TemplateKey
+from support import make_settings
 
 USERS = 5
 
@@ -102,7 +102,9 @@ def test_the_development_key_file_stays_readable_once_a_key_is_configured(tmp_pa
     np.testing.assert_array_equal(configured.decrypt(3, blob, development.key_id), np.ones(4))
 
 
-@pytest.mark.parametrize("entry", ["no-colon", ":" + b64(os.urandom(32)), "k:not-base64!", "k:" + b64(b"short")])
+@pytest.mark.parametrize(
+    "entry", ["no-colon", ":" + b64(os.urandom(32)), "k:not-base64!", "k:" + b64(b"short")]
+)
 def test_malformed_old_keys_are_refused(tmp_path: Path, entry: str) -> None:
     from faceauth.domain import ConfigurationError
 

@@ -16,13 +16,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from support import make_settings, wipe_postgres
 from faceauth.domain import EmailTaken, NotFound, UsernameTaken
 from faceauth.storage.crypto import TemplateCipher
 from faceauth.storage.factory import open_storage
 from faceauth.storage.interface import StorageBackend
 from faceauth.storage.keys import TemplateKey
 from faceauth.storage.repository import Storage
+from support import make_settings, wipe_postgres
 
 
 def mongodb_url() -> str:

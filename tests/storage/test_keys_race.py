@@ -7,8 +7,8 @@ import multiprocessing
 from pathlib import Path
 from typing import Any
 
-from support import make_settings
 from faceauth.storage.keys import resolve_secret_key, resolve_template_key
+from support import make_settings
 
 PROCESSES = 12
 

@@ -35,8 +35,8 @@ from test_api import (  # the API tests' helpers, and their ``cast`` fixture: ph
 )
 from test_api import cast as api_cast  # noqa: F401  (a fixture: registered as api_cast)
 
-from support import LiveServer, free_port, make_settings
 from faceauth.config import Settings, default_data_dir
+from support import LiveServer, free_port, make_settings
 
 
 @pytest.fixture(scope="module")

@@ -25,11 +25,11 @@ from sqlalchemy.engine import make_url
 from test_api import PASSWORD, Account, Cast, bearer, burst, enroll, login, register, verify
 from test_api import cast as api_cast  # noqa: F401  (a fixture: registered as api_cast)
 
-from support import LiveServer, free_port, make_settings, wipe_postgres
 from faceauth.config import Settings
 from faceauth.storage import Storage
 from faceauth.storage.crypto import TemplateCipher
 from faceauth.vision import matching
+from support import LiveServer, free_port, make_settings, wipe_postgres
 
 KEY_ID_QUERY = "SELECT key_id FROM face_templates WHERE user_id = :id"
 PG_DUMP = Path(os.environ.get("FACEAUTH_PG_BIN", "/usr/lib/postgresql/15/bin")) / "pg_dump"
