@@ -110,8 +110,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     """Apply pending database migrations (FACEAUTH_DATABASE_URL, or SQLite in the data folder)."""
     from faceauth.storage import Storage, migrate
+    from faceauth.storage.factory import is_mongodb_url, open_storage
 
     settings = get_settings()
+    if is_mongodb_url(settings.resolved_database_url):
+        backend = open_storage(settings.resolved_database_url)
+        try:
+            backend.prepare_schema(settings)
+        finally:
+            backend.close()
+        print("MongoDB: indexes created (MongoDB needs no migrations)")
+        return 0
     storage = Storage.from_url(settings.resolved_database_url)
     try:
         before = migrate.schema_status(storage.engine)
