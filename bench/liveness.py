@@ -174,10 +174,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument("--quick", action="store_true", help="a quarter of the attack streams")
+    parser.add_argument(
+        "--passive-real",
+        action="store_true",
+        help="only the passive signals on NUAA's real webcam sessions (people in front of a webcam)",
+    )
     args = parser.parse_args()
     root = data_root()
     settings = Settings(liveness_required=True)
     judge = Judge(settings)
+    if args.passive_real:
+        passive_on_real_sessions(root, judge, args.json)
+        return
     started = time.perf_counter()
     report: dict[str, object] = {
         "settings": {k: v for k, v in settings.model_dump().items() if k.startswith("liveness")}
@@ -278,6 +286,39 @@ def main() -> None:
     print(json.dumps(summary, indent=2))
     if args.json:
         args.json.write_text(json.dumps(report, indent=2, default=str))
+
+
+def passive_on_real_sessions(root: Path, judge: Judge, out: Path | None) -> None:
+    """The passive signals on real people: NUAA's real sessions, 40 consecutive frames each (people
+    sitting in front of a webcam, not asked to move)."""
+    nuaa = root / "spoof" / "nuaa"
+    sessions: dict[tuple[str, str], list[str]] = defaultdict(list)
+    with (nuaa / "images.csv").open(newline="") as handle:
+        for row in csv.DictReader(handle):
+            if row["label"] == "real":
+                sessions[(row["identity"], row["session"])].append(row["path"])
+    rows = []
+    for key in sorted(sessions):
+        paths = sorted(sessions[key], key=frame_number)[:STREAM]
+        observations = judge.observe([read_rgb(nuaa / p, border=100) for p in paths])
+        evidence = judge.analyzer.evaluate_passive(observations)
+        rows.append(
+            {"session": "/".join(key), **{e.name: {"score": e.score, "spoof": e.spoof} for e in evidence}}
+        )
+        log(f"real {'/'.join(key)}: {[(e.name, e.score, e.spoof) for e in evidence]}")
+    summary: dict[str, dict[str, object]] = {}
+    for name in ("motion", "screen"):
+        scores = sorted(float(r[name]["score"]) for r in rows)  # type: ignore[index]
+        flagged = sum(bool(r[name]["spoof"]) for r in rows)  # type: ignore[index]
+        summary[name] = {
+            "sessions": len(rows),
+            "flagged_as_spoof": flagged,
+            "lowest": scores[:3],
+            "highest": scores[-3:],
+        }
+    print(json.dumps(summary, indent=2))
+    if out:
+        out.write_text(json.dumps({"summary": summary, "sessions": rows}, indent=2))
 
 
 def _rate(details: list[dict[str, object]], keep: object) -> float:

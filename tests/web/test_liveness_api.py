@@ -7,6 +7,7 @@ The server draws its challenges from the two turns only, so each test renders th
 from __future__ import annotations
 
 import base64
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -245,3 +246,34 @@ def test_malformed_challenge_requests(client: httpx.Client) -> None:
     )
     assert response.status_code == 422
     assert Path(__file__).is_file()
+
+
+def test_start_up_warns_when_liveness_is_off_and_refuses_without_the_mesh_when_on(
+    face_engine: FaceEngine,
+    mesh: FaceMesh,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from faceauth.domain import ConfigurationError
+    from faceauth.vision import landmarks
+    from faceauth.web.app import load_liveness
+
+    assert Settings().liveness_required is True  # the default
+    with caplog.at_level(logging.WARNING, logger="faceauth.web.app"):
+        assert load_liveness(Settings(data_dir=tmp_path), face_engine, mesh) is not None
+    assert "FACEAUTH_LIVENESS_REQUIRED" not in caplog.text
+    with caplog.at_level(logging.WARNING, logger="faceauth.web.app"):
+        assert (
+            load_liveness(Settings(data_dir=tmp_path, liveness_required=False), face_engine, mesh) is not None
+        )
+    assert "FACEAUTH_LIVENESS_REQUIRED is false" in caplog.text
+
+    # A machine without the model wheel: the lookup finds nothing.
+    def not_installed(relative: str) -> Path:
+        raise landmarks.ModelNotFoundError(f"{relative} not found; install it")
+
+    monkeypatch.setattr(landmarks, "find_model_file", not_installed)
+    with pytest.raises(ConfigurationError, match="liveness is required"):
+        load_liveness(Settings(data_dir=tmp_path), face_engine, None)
+    assert load_liveness(Settings(data_dir=tmp_path, liveness_required=False), face_engine, None) is None
