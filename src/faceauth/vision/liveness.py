@@ -281,10 +281,20 @@ def default_signals() -> list[PassiveSignal]:
 class LivenessAnalyzer:
     """Per-frame measurements for a challenge stream, with the models the app already loaded."""
 
-    def __init__(self, engine: FaceEngine, mesh: FaceMesh, signals: Sequence[PassiveSignal]) -> None:
+    def __init__(
+        self,
+        engine: FaceEngine,
+        mesh: FaceMesh,
+        signals: Sequence[PassiveSignal],
+        bystander_ratio: float = 0.5,
+    ) -> None:
+        """``bystander_ratio``: another face narrower than this share of the largest one is a
+        bystander in the background (a blurred face in a crowd, a photo on the wall), not a second
+        participant, and is ignored; a comparable face anywhere in a frame fails the challenge."""
         self.engine = engine
         self.mesh = mesh
         self.signals = list(signals)
+        self.bystander_ratio = bystander_ratio
 
     def observe(self, rgb: np.ndarray, received_s: float) -> FrameObservation:
         """Detect (MTCNN), gate, embed (FaceNet) and measure (face mesh) one decoded RGB frame.
@@ -293,6 +303,9 @@ class LivenessAnalyzer:
         gates, even when turned (the identity check covers the turned frames too); ``reason`` says
         whether it passes every gate, i.e. may be used for the match itself."""
         faces = self.engine.detect(rgb)
+        if len(faces) > 1:
+            largest = max(faces, key=lambda f: f.width)
+            faces = [f for f in faces if f is largest or f.width >= self.bystander_ratio * largest.width]
         if len(faces) != 1:
             none_or_many = RejectReason.NO_FACE if not faces else RejectReason.MULTIPLE_FACES
             return FrameObservation(received_s, len(faces), none_or_many)
