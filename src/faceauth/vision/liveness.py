@@ -361,6 +361,9 @@ class SequencePolicy:
     blink_open_ratio: float = 0.85  # reopened: at least this share
     min_posed_frames: int = 3  # frames with a face-mesh pose needed before anything is judged
     max_faceless_share: float = 0.25  # of all frames, those without exactly one face
+    # Frames with a second face of comparable size are dropped, as a plain burst drops them; more
+    # than this share of them fails the stream (a detector's occasional false face is not a person).
+    max_multiple_share: float = 0.1
     # A turn must pass through at least one frame between neutral and turned (a head rotates; a
     # swap from a frontal photo to a turned one jumps). At 8 fps a real turn takes several frames.
     require_transition: bool = True
@@ -399,7 +402,7 @@ def check_sequence(
     asked one are ignored only if they are blinks; a further turn fails."""
     moves = tuple(moves)
     multiple = sum(1 for o in observations if o.faces > 1)
-    if multiple:
+    if observations and multiple > policy.max_multiple_share * len(observations):
         return SequenceResult(moves, 0, SequenceFailure.MULTIPLE_FACES)
     faceless = sum(1 for o in observations if not o.has_pose)
     if observations and faceless > policy.max_faceless_share * len(observations):
