@@ -150,7 +150,8 @@
       }
       const challenge = issued.data;
       const framesUrl = "/api/v1/liveness/challenges/" + encodeURIComponent(challenge.challenge_id) + "/frames";
-      const deadline = performance.now() + challenge.expires_in * 1000;
+      // Stop streaming a little before the server's deadline: a chunk arriving after it is refused.
+      const deadline = performance.now() + Math.max(1, challenge.expires_in - 1.5) * 1000;
       this.progress.max = challenge.moves.length;
       this.progress.value = 0;
       this.progress.hidden = false;
@@ -177,6 +178,9 @@
           const chunk = queue.splice(0, challenge.max_chunk_frames);
           sent += chunk.length;
           const answer = await postJson(framesUrl, { frames: chunk });
+          if (answer.status === 410) {
+            break; // the time is up: the server judges what it received
+          }
           if (answer.status !== 200) {
             return { ok: false, message: detailText(answer.data, "The challenge stopped. Please try again.") };
           }
