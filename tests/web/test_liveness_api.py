@@ -232,6 +232,34 @@ def test_a_live_impostor_completes_the_challenge_and_is_not_matched(
     assert response.status_code == 401 and response.json()["verified"] is False
 
 
+def test_failed_challenges_count_towards_the_face_lock_out(client: httpx.Client, mesh: FaceMesh) -> None:
+    """Holding a photo up again and again is guessing too: each failed verification challenge is a
+    failed face attempt, and once the face step is locked no further challenge is even judged."""
+    token = account_token(client, "photo_target")
+    issued = challenge(client, token, "enroll")
+    stream(client, token, issued, rendered(mesh, "person01", issued["moves"]))
+    enrolled = client.post(
+        "/api/v1/face/enroll", json={"challenge_id": issued["challenge_id"]}, headers=auth(token)
+    )
+    assert enrolled.status_code == 201, enrolled.text
+    still = [rendered(mesh, "person01", [])[0]] * 4
+    allowed = Settings().face_lockout_max_failures  # the server runs with the default
+    for _ in range(allowed):
+        issued = challenge(client, token, "verify")
+        stream(client, token, issued, still)
+        response = client.post(
+            "/api/v1/face/verify", json={"challenge_id": issued["challenge_id"]}, headers=auth(token)
+        )
+        assert response.status_code == 422, response.text
+    issued = challenge(client, token, "verify")
+    stream(client, token, issued, rendered(mesh, "person01", issued["moves"]))
+    response = client.post(
+        "/api/v1/face/verify", json={"challenge_id": issued["challenge_id"]}, headers=auth(token)
+    )
+    assert response.status_code == 423, response.text
+    assert int(response.headers["Retry-After"]) > 0
+
+
 def test_malformed_challenge_requests(client: httpx.Client) -> None:
     token = account_token(client, "malformed")
     assert (

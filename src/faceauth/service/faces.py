@@ -110,6 +110,16 @@ class FaceService:
         logger.info("enrolled face of user %d from %d frames", user_id, len(burst.embeddings))
         return EnrollmentResult(len(burst.embeddings), burst.rejected, replaced=had_template)
 
+    def check_face_step_open(self, user_id: int) -> None:
+        """Raises AccountLocked while the face step is locked, so a locked account spends no
+        liveness challenge and gets no answer about it."""
+        self.lockouts.check(FACE_STEP, self.lockouts.face_rules(user_id))
+
+    def count_failed_liveness(self, user_id: int) -> None:
+        """A verification whose liveness challenge failed is a failed face attempt: a photo held to
+        the camera is a guess like any other, and must run into the same lock-out."""
+        self.lockouts.fail(self.lockouts.begin(FACE_STEP, self.lockouts.face_rules(user_id)))
+
     def verify(
         self, user_id: int, frames: Sequence[bytes] | BurstEmbeddings, client: str | None = None
     ) -> VerificationResult:

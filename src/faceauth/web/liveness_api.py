@@ -21,7 +21,7 @@ import anyio.to_thread
 from fastapi import APIRouter, Request, status
 from pydantic import BaseModel
 
-from faceauth.domain import BurstEmbeddings, LivenessRequired, ValidationFailed
+from faceauth.domain import BurstEmbeddings, LivenessFailed, LivenessRequired, ValidationFailed
 from faceauth.service.liveness import ChallengePurpose
 from faceauth.web import api
 from faceauth.web.deps import CurrentSession, Services, ServicesDep, SettingsDep
@@ -109,14 +109,30 @@ async def face_input(
     does not hold); a plain burst is read as before, unless liveness is required (LivenessRequired)."""
     challenge_id = await _challenge_id(request)
     if challenge_id is not None:
-        burst = await anyio.to_thread.run_sync(
-            services.liveness.spend, user_id, challenge_id, purpose, client
-        )
-        return FaceInput(burst, len(burst.embeddings))
+        return FaceInput(*await _spend(services, user_id, challenge_id, purpose, client))
     if services.settings.liveness_required:
         raise LivenessRequired()
     frames = await api.read_frames(request, services.settings.max_frames)
     return FaceInput(frames, len(frames))
+
+
+async def _spend(
+    services: Services, user_id: int, challenge_id: str, purpose: ChallengePurpose, client: str | None
+) -> tuple[BurstEmbeddings, int]:
+    """Spend a challenge; for a verification, a locked face step refuses first, and a challenge that
+    fails liveness counts towards the face lock-out like a failed match."""
+    verifying = purpose is ChallengePurpose.VERIFY
+    if verifying:
+        services.faces.check_face_step_open(user_id)
+    try:
+        burst = await anyio.to_thread.run_sync(
+            services.liveness.spend, user_id, challenge_id, purpose, client
+        )
+    except LivenessFailed:
+        if verifying:
+            services.faces.count_failed_liveness(user_id)
+        raise
+    return burst, len(burst.embeddings)
 
 
 async def _challenge_id(request: Request) -> str | None:
