@@ -22,9 +22,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FACEAUTH_", extra="ignore")
 
     # --- deployment ---------------------------------------------------------------------------
-    env: Literal["development", "production"] = (
-        "development"  # production: secrets required
-    )
+    # production refuses to start without its secrets or with a schema that is behind
+    env: Literal["development", "production"] = "development"
     data_dir: Path = Field(default_factory=default_data_dir)  # database, generated keys, converted model
     database_url: str | None = None  # default: sqlite:///<data_dir>/faceauth.db
     secret_key: str | None = None  # signs tokens; generated into data_dir in development mode
