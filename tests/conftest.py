@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import csv
 import os
-import threading
-import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,7 +18,7 @@ import pytest
 
 from faceauth.config import Settings
 from faceauth.storage import Storage, migrate
-from support import LiveServer, free_port, make_settings, shared_data_root, wipe_postgres
+from support import LiveServer, make_settings, serve_in_thread, shared_data_root, wipe_postgres
 
 if TYPE_CHECKING:
     from faceauth.vision.engine import FaceEngine
@@ -100,22 +98,8 @@ def face_engine() -> FaceEngine:
 def live_server(tmp_path_factory: pytest.TempPathFactory, face_engine: FaceEngine) -> Iterator[LiveServer]:
     """uvicorn serving ``create_app`` on a free loopback port, in a thread of this process, with its
     own temporary data folder and SQLite database. Liveness is not built yet, so it is off."""
-    import uvicorn
-
     from faceauth.web.app import create_app
 
     settings = make_settings(tmp_path_factory.mktemp("server"), liveness_required=False)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings, face_engine), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("the test server did not start")
-        time.sleep(0.05)
-    yield LiveServer(f"http://127.0.0.1:{port}", settings)
-    server.should_exit = True
-    thread.join(timeout=30)
+    with serve_in_thread(create_app(settings, face_engine), settings) as server:
+        yield server

@@ -11,11 +11,10 @@ import os
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +35,7 @@ from test_api import (  # the API tests' helpers, and their ``cast`` fixture: ph
 from test_api import cast as api_cast  # noqa: F401  (a fixture: registered as api_cast)
 
 from faceauth.config import Settings, default_data_dir
-from support import LiveServer, free_port, make_settings
+from support import LiveServer, free_port, make_settings, serve_in_thread
 
 
 @pytest.fixture(scope="module")
@@ -45,30 +44,10 @@ def cast(api_cast: Cast) -> Cast:  # noqa: F811
     return api_cast
 
 
-@contextmanager
-def thread_server(settings: Settings, engine: Any) -> Iterator[LiveServer]:
-    """``create_app`` under uvicorn in a thread of this process, as conftest's ``live_server``."""
-    import uvicorn
-
+def thread_server(settings: Settings, engine: Any) -> AbstractContextManager[LiveServer]:
     from faceauth.web.app import create_app
 
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(settings, engine), host="127.0.0.1", port=port, log_level="warning", proxy_headers=False
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="uvicorn-abuse", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("the test server did not start")
-        time.sleep(0.05)
-    try:
-        yield LiveServer(f"http://127.0.0.1:{port}", settings)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+    return serve_in_thread(create_app(settings, engine), settings)
 
 
 @pytest.fixture(scope="module")

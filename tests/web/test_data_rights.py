@@ -11,7 +11,6 @@ import itertools
 import os
 import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -29,7 +28,7 @@ from faceauth.config import Settings
 from faceauth.storage import Storage
 from faceauth.storage.crypto import TemplateCipher
 from faceauth.vision import matching
-from support import LiveServer, free_port, make_settings, wipe_postgres
+from support import LiveServer, make_settings, serve_in_thread, wipe_postgres
 
 KEY_ID_QUERY = "SELECT key_id FROM face_templates WHERE user_id = :id"
 PG_DUMP = Path(os.environ.get("FACEAUTH_PG_BIN", "/usr/lib/postgresql/15/bin")) / "pg_dump"
@@ -44,8 +43,6 @@ def cast(api_cast: Cast) -> Cast:  # noqa: F811
 def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, face_engine: Any
 ) -> Iterator[LiveServer]:
-    import uvicorn
-
     from faceauth.web.app import create_app
 
     data_dir = tmp_path_factory.mktemp(f"rights-{request.param}")
@@ -57,25 +54,8 @@ def server(
         wipe_postgres(url)
         overrides["database_url"] = url
     settings = make_settings(data_dir, **overrides)
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(settings, face_engine),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        proxy_headers=False,
-    )
-    uvicorn_server = uvicorn.Server(config)
-    thread = threading.Thread(target=uvicorn_server.run, name=f"uvicorn-{request.param}", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not uvicorn_server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("the test server did not start")
-        time.sleep(0.05)
-    yield LiveServer(f"http://127.0.0.1:{port}", settings)
-    uvicorn_server.should_exit = True
-    thread.join(timeout=30)
+    with serve_in_thread(create_app(settings, face_engine), settings) as server:
+        yield server
     if request.param == "postgres":
         wipe_postgres(str(overrides["database_url"]))
 

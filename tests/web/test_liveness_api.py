@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import base64
 import logging
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +21,7 @@ from faceauth.config import Settings
 from faceauth.vision.engine import FaceEngine
 from faceauth.vision.landmarks import FaceMesh, ModelNotFoundError
 from faceauth.vision.synthetic import challenge_frames
-from support import LiveServer, free_port
+from support import LiveServer, serve_in_thread
 
 PASSWORD = "violet kettle on mars"
 
@@ -40,8 +38,6 @@ def mesh() -> FaceMesh:
 def server(
     tmp_path_factory: pytest.TempPathFactory, face_engine: FaceEngine, mesh: FaceMesh
 ) -> Iterator[LiveServer]:
-    import uvicorn
-
     from faceauth.web.app import create_app
 
     data_dir = tmp_path_factory.mktemp("liveness-server")
@@ -53,19 +49,8 @@ def server(
         liveness_required=True,
         liveness_moves=("turn_left", "turn_right"),
     )
-    port = free_port()
-    app = create_app(settings, face_engine, mesh)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, name="uvicorn-liveness", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("the test server did not start")
-        time.sleep(0.05)
-    yield LiveServer(f"http://127.0.0.1:{port}", settings)
-    server.should_exit = True
-    thread.join(timeout=30)
+    with serve_in_thread(create_app(settings, face_engine, mesh), settings) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
