@@ -5,11 +5,13 @@
  * {"frames": [data URLs]} as JSON with the X-CSRF-Token header taken from <meta name="csrf-token">;
  * the session cookie travels by itself. The page endpoint answers
  * {ok, message, frames_used, frames_rejected: [{index, reason, message}], redirect}, and
- * {ok: false, message, login_url} when the session has ended.
+ * {ok: false, message, login_url} when the session has ended. Shared parts: webcam.js.
  */
 "use strict";
 
 (function () {
+  const { sleep, postJson, WebcamWidget, onReady } = window.faceauthWebcam;
+
   const REASON_LABELS = {
     no_face: "No face found",
     multiple_faces: "Two faces",
@@ -24,76 +26,21 @@
     image_too_large: "Too large",
   };
 
-  const sleep = (ms) => new Promise((resolve) => window.setTimeout(resolve, ms));
-
-  function csrfToken() {
-    const meta = document.querySelector('meta[name="csrf-token"]');
-    return meta ? meta.getAttribute("content") : "";
-  }
-
   function reasonLabel(item) {
     return REASON_LABELS[item.reason] || item.message || item.reason;
   }
 
-  class CameraWidget {
+  class CameraWidget extends WebcamWidget {
     constructor(root) {
-      this.root = root;
-      this.endpoint = root.dataset.endpoint;
-      this.mode = root.dataset.mode;
+      super(root);
       this.burst = Math.max(1, parseInt(root.dataset.burst, 10) || 8);
       this.intervalMs = Math.max(0, parseInt(root.dataset.intervalMs, 10) || 150);
-      this.successUrl = root.dataset.successUrl;
-      this.video = root.querySelector("video.preview");
-      this.canvas = root.querySelector("canvas.grab");
-      this.status = root.querySelector(".camera-status");
       this.strip = root.querySelector(".frame-strip");
-      this.button = root.querySelector("button.capture");
-      this.continueLink = root.querySelector("a.continue");
       this.button.addEventListener("click", () => this.capture());
     }
 
-    setState(state, message) {
-      this.root.dataset.state = state;
-      this.status.textContent = message;
-    }
-
-    async start() {
-      if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
-        this.setState("failure", "This browser cannot use a camera here. Try a recent browser over HTTPS.");
-        return;
-      }
-      try {
-        const stream = await navigator.mediaDevices.getUserMedia({
-          video: { width: { ideal: 640 }, height: { ideal: 480 }, facingMode: "user" },
-          audio: false,
-        });
-        this.video.srcObject = stream;
-        await this.video.play();
-        await this.waitForVideo();
-        this.button.disabled = false;
-        this.setState("ready", "Camera ready. Fit your face inside the oval, then press the button.");
-      } catch (error) {
-        const denied = error && (error.name === "NotAllowedError" || error.name === "SecurityError");
-        this.setState("failure", denied
-          ? "Camera access was refused. Allow the camera for this site and reload the page."
-          : "No camera found. Connect a webcam and reload the page.");
-      }
-    }
-
-    async waitForVideo() {
-      for (let i = 0; i < 100 && !(this.video.videoWidth > 0); i += 1) {
-        await sleep(50);
-      }
-    }
-
-    grabFrame() {
-      const width = this.video.videoWidth;
-      const height = this.video.videoHeight;
-      this.canvas.width = width;
-      this.canvas.height = height;
-      const context = this.canvas.getContext("2d");
-      context.drawImage(this.video, 0, 0, width, height);
-      return this.canvas.toDataURL("image/jpeg", 0.9);
+    start() {
+      return super.start("Camera ready. Fit your face inside the oval, then press the button.");
     }
 
     addThumbnail(dataUrl, index) {
@@ -114,7 +61,7 @@
       this.strip.replaceChildren();
       const frames = [];
       for (let index = 0; index < this.burst; index += 1) {
-        const frame = this.grabFrame();
+        const frame = this.grabFrame(0.9);
         frames.push(frame);
         this.addThumbnail(frame, index);
         this.setState("capturing", "Hold still… " + (index + 1) + " of " + this.burst);
@@ -126,26 +73,11 @@
     }
 
     async send(frames) {
-      const response = await fetch(this.endpoint, {
-        method: "POST",
-        credentials: "same-origin",
-        headers: {
-          "Content-Type": "application/json",
-          "Accept": "application/json",
-          "X-CSRF-Token": csrfToken(),
-        },
-        body: JSON.stringify({ frames: frames }),
-      });
-      let body = null;
-      try {
-        body = await response.json();
-      } catch (error) {
-        body = null;
+      const answer = await postJson(this.endpoint, { frames: frames });
+      if (typeof answer.data.ok !== "boolean") {
+        return { ok: false, message: "The server could not answer (" + answer.status + "). Please try again." };
       }
-      if (!body || typeof body !== "object") {
-        body = { ok: false, message: "The server could not answer (" + response.status + "). Please try again." };
-      }
-      return body;
+      return answer.data;
     }
 
     markFrames(result) {
@@ -180,41 +112,10 @@
       if (result.ok) {
         this.succeed(result);
       } else {
-        this.setState("failure", result.message || "That did not work. Please try again.");
-        this.button.disabled = false;
-        this.button.textContent = "Try again";
-        if (result.login_url) {
-          this.continueLink.href = result.login_url;
-          this.continueLink.textContent = "Log in again";
-          this.continueLink.hidden = false;
-        }
-      }
-    }
-
-    succeed(result) {
-      this.setState("success", result.message || "Done.");
-      const next = result.redirect || this.successUrl;
-      if (this.mode === "verify" && next) {
-        window.setTimeout(() => window.location.assign(next), 800);
-        return;
-      }
-      if (next) {
-        this.continueLink.href = next;
-        this.continueLink.hidden = false;
-        this.continueLink.focus();
+        this.fail(result);
       }
     }
   }
 
-  function init() {
-    for (const root of document.querySelectorAll("[data-camera]")) {
-      new CameraWidget(root).start();
-    }
-  }
-
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", init);
-  } else {
-    init();
-  }
+  onReady("[data-camera]", (root) => new CameraWidget(root));
 })();

@@ -9,37 +9,12 @@
  *   3. once the server says complete, POST {"challenge_id"} to data-endpoint, which judges the whole
  *      stream again, matches the face and answers {ok, message, redirect} like the plain capture.
  * Nothing this script computes is trusted by the server. The session cookie travels by itself; the
- * X-CSRF-Token header comes from <meta name="csrf-token">.
+ * X-CSRF-Token header comes from <meta name="csrf-token">. Shared parts: webcam.js.
  */
 "use strict";
 
 (function () {
-  const sleep = (ms) => new Promise((resolve) => window.setTimeout(resolve, ms));
-
-  function csrfToken() {
-    const meta = document.querySelector('meta[name="csrf-token"]');
-    return meta ? meta.getAttribute("content") : "";
-  }
-
-  async function postJson(url, body) {
-    const response = await fetch(url, {
-      method: "POST",
-      credentials: "same-origin",
-      headers: {
-        "Content-Type": "application/json",
-        "Accept": "application/json",
-        "X-CSRF-Token": csrfToken(),
-      },
-      body: JSON.stringify(body),
-    });
-    let data = null;
-    try {
-      data = await response.json();
-    } catch (error) {
-      data = null;
-    }
-    return { status: response.status, data: data && typeof data === "object" ? data : {} };
-  }
+  const { sleep, postJson, WebcamWidget, onReady } = window.faceauthWebcam;
 
   function detailText(data, fallback) {
     if (typeof data.message === "string") return data.message;
@@ -47,60 +22,17 @@
     return fallback;
   }
 
-  class LivenessWidget {
+  class LivenessWidget extends WebcamWidget {
     constructor(root) {
-      this.root = root;
-      this.endpoint = root.dataset.endpoint;
-      this.mode = root.dataset.mode;
-      this.successUrl = root.dataset.successUrl;
-      this.video = root.querySelector("video.preview");
-      this.canvas = root.querySelector("canvas.grab");
-      this.status = root.querySelector(".camera-status");
+      super(root);
       this.prompt = root.querySelector(".challenge-prompt");
       this.steps = root.querySelector(".challenge-steps");
       this.progress = root.querySelector("progress.challenge-progress");
-      this.button = root.querySelector("button.capture");
-      this.continueLink = root.querySelector("a.continue");
       this.button.addEventListener("click", () => this.run());
     }
 
-    setState(state, message) {
-      this.root.dataset.state = state;
-      this.status.textContent = message;
-    }
-
-    async start() {
-      if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
-        this.setState("failure", "This browser cannot use a camera here. Try a recent browser over HTTPS.");
-        return;
-      }
-      try {
-        const stream = await navigator.mediaDevices.getUserMedia({
-          video: { width: { ideal: 640 }, height: { ideal: 480 }, facingMode: "user" },
-          audio: false,
-        });
-        this.video.srcObject = stream;
-        await this.video.play();
-        for (let i = 0; i < 100 && !(this.video.videoWidth > 0); i += 1) {
-          await sleep(50);
-        }
-        this.button.disabled = false;
-        this.setState("ready", "Camera ready. Fit your face inside the oval, look at the camera, then press Start.");
-      } catch (error) {
-        const denied = error && (error.name === "NotAllowedError" || error.name === "SecurityError");
-        this.setState("failure", denied
-          ? "Camera access was refused. Allow the camera for this site and reload the page."
-          : "No camera found. Connect a webcam and reload the page.");
-      }
-    }
-
-    grabFrame() {
-      const width = this.video.videoWidth;
-      const height = this.video.videoHeight;
-      this.canvas.width = width;
-      this.canvas.height = height;
-      this.canvas.getContext("2d").drawImage(this.video, 0, 0, width, height);
-      return this.canvas.toDataURL("image/jpeg", 0.85);
+    start() {
+      return super.start("Camera ready. Fit your face inside the oval, look at the camera, then press Start.");
     }
 
     showSteps(prompts, done) {
@@ -130,14 +62,7 @@
         this.succeed(result);
         return;
       }
-      this.setState("failure", result.message || "That did not work. Please try again.");
-      this.button.disabled = false;
-      this.button.textContent = "Try again";
-      if (result.login_url) {
-        this.continueLink.href = result.login_url;
-        this.continueLink.textContent = "Log in again";
-        this.continueLink.hidden = false;
-      }
+      this.fail(result);
     }
 
     async challenge() {
@@ -163,7 +88,7 @@
       let sent = 0;
       const capture = (async () => {
         while (capturing && performance.now() < deadline && sent + queue.length < challenge.max_frames) {
-          queue.push(this.grabFrame());
+          queue.push(this.grabFrame(0.85));
           await sleep(challenge.frame_interval_ms);
         }
       })();
@@ -201,31 +126,7 @@
       }
       return body;
     }
-
-    succeed(result) {
-      this.setState("success", result.message || "Done.");
-      const next = result.redirect || this.successUrl;
-      if (this.mode === "verify" && next) {
-        window.setTimeout(() => window.location.assign(next), 800);
-        return;
-      }
-      if (next) {
-        this.continueLink.href = next;
-        this.continueLink.hidden = false;
-        this.continueLink.focus();
-      }
-    }
   }
 
-  function init() {
-    for (const root of document.querySelectorAll("[data-camera][data-liveness]")) {
-      new LivenessWidget(root).start();
-    }
-  }
-
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", init);
-  } else {
-    init();
-  }
+  onReady("[data-camera][data-liveness]", (root) => new LivenessWidget(root));
 })();
