@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -13,10 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import text
 
-from faceauth.config import Settings
+from faceauth.config import Settings, default_data_dir
 from faceauth.storage import Storage
 from faceauth.storage.models import Base
 
@@ -92,3 +95,42 @@ def serve_in_thread(app: Any, settings: Settings) -> Iterator[LiveServer]:
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+@contextmanager
+def serve_in_subprocess(
+    data_dir: Path, env: dict[str, str], workers: int = 2, timeout: float = 240
+) -> Iterator[str]:
+    """``faceauth serve --workers N`` as a user runs it, in a subprocess on a free port; yields its
+    base URL once /healthz answers. The converted FaceNet model of the default data folder is linked
+    in, so it is not converted again; the server's log goes to ``data_dir/server.log``."""
+    models = default_data_dir() / "models"
+    if models.is_dir() and not (data_dir / "models").exists():
+        (data_dir / "models").symlink_to(models)
+    port = free_port()
+    environment = {**os.environ, "FACEAUTH_DATA_DIR": str(data_dir), **env}
+    command = [sys.executable, "-m", "faceauth.cli", "serve", "--port", str(port), "--workers", str(workers)]
+    log_path = data_dir / "server.log"
+    base_url = f"http://127.0.0.1:{port}"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL, stderr=log)
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                if process.poll() is not None:
+                    pytest.fail(f"faceauth serve exited: {log_path.read_text(errors='replace')}")
+                try:
+                    if httpx.get(f"{base_url}/healthz", timeout=2).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    pytest.fail(f"faceauth serve --workers {workers} did not become healthy")
+                time.sleep(0.5)
+            yield base_url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()

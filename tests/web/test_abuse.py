@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import base64
 import io
-import os
 import statistics
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -34,8 +31,8 @@ from test_api import (  # the API tests' helpers, and their ``cast`` fixture: ph
 )
 from test_api import cast as api_cast  # noqa: F401  (a fixture: registered as api_cast)
 
-from faceauth.config import Settings, default_data_dir
-from support import LiveServer, free_port, make_settings, serve_in_thread
+from faceauth.config import Settings
+from support import LiveServer, make_settings, serve_in_subprocess, serve_in_thread
 
 
 @pytest.fixture(scope="module")
@@ -162,41 +159,13 @@ def test_many_addresses_together_lock_the_account_at_the_higher_threshold(
 def two_workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``faceauth serve --workers 2`` in a subprocess, on a SQLite database both workers share."""
     data_dir = tmp_path_factory.mktemp("two-workers")
-    models = default_data_dir() / "models"
-    if models.is_dir():
-        (data_dir / "models").symlink_to(models)  # the converted FaceNet model, not converted again
-    port = free_port()
     env = {
-        **os.environ,
-        "FACEAUTH_DATA_DIR": str(data_dir),
         "FACEAUTH_SECRET_KEY": "two-workers-secret-key-0123456789-0123456789",
         "FACEAUTH_LIVENESS_REQUIRED": "false",
         "FACEAUTH_INFERENCE_THREADS": "1",
     }
-    command = [sys.executable, "-m", "faceauth.cli", "serve", "--port", str(port), "--workers", "2"]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base_url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    try:
-        while True:
-            if process.poll() is not None:
-                error = process.stderr.read().decode() if process.stderr else ""
-                pytest.fail(f"faceauth serve exited: {error}")
-            try:
-                if httpx.get(f"{base_url}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("faceauth serve --workers 2 did not become healthy")
-            time.sleep(0.5)
+    with serve_in_subprocess(data_dir, env, workers=2, timeout=180) as base_url:
         yield base_url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 def test_the_password_lock_out_holds_across_two_workers(two_workers: str) -> None:

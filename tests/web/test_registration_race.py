@@ -8,18 +8,14 @@ from __future__ import annotations
 
 import itertools
 import os
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 
-from faceauth.config import default_data_dir
-from support import free_port, wipe_postgres
+from support import serve_in_subprocess, wipe_postgres
 
 PASSWORD = "violet kettle on mars"
 RACERS = 8
@@ -33,42 +29,16 @@ def two_workers_on_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterato
         pytest.skip("FACEAUTH_TEST_POSTGRES_URL is not set")
     wipe_postgres(url)
     data_dir = tmp_path_factory.mktemp("race-workers")
-    models = default_data_dir() / "models"
-    if models.is_dir():
-        (data_dir / "models").symlink_to(models)  # the converted FaceNet model, not converted again
-    port = free_port()
     env = {
-        **os.environ,
-        "FACEAUTH_DATA_DIR": str(data_dir),
         "FACEAUTH_DATABASE_URL": url,
         "FACEAUTH_SECRET_KEY": "race-workers-secret-key-0123456789-0123456789",
         "FACEAUTH_LIVENESS_REQUIRED": "false",
         "FACEAUTH_RATE_LIMIT_REQUESTS": "100000",
     }
-    command = [sys.executable, "-m", "faceauth.cli", "serve", "--port", str(port), "--workers", "2"]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base_url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 240
     try:
-        while True:
-            if process.poll() is not None:
-                error = process.stderr.read().decode() if process.stderr else ""
-                pytest.fail(f"faceauth serve exited: {error}")
-            try:
-                if httpx.get(f"{base_url}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("faceauth serve --workers 2 did not become healthy")
-            time.sleep(0.5)
-        yield base_url
+        with serve_in_subprocess(data_dir, env, workers=2) as base_url:
+            yield base_url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
         wipe_postgres(url)
 
 
