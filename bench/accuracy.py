@@ -29,8 +29,8 @@ from faceauth.domain import Embedding, FaceAuthError
 from faceauth.vision.engine import FaceEngine
 from faceauth.vision.matching import cosine_similarity, mean_embedding
 
-# Labels in face_recognition_examples that are not one person (group photos, a format test).
-NOT_A_PERSON = {"MULTI_FACE", "UNKNOWN_32bit_png_test"}
+# Labels that are not one person (group photos, a format test, pictures without faces).
+NOT_A_PERSON = {"MULTI_FACE", "UNKNOWN_32bit_png_test", "NO_FACE"}
 
 
 def labelled(folder: str) -> list[evaluation.LabelledImage]:
@@ -61,6 +61,22 @@ def peer_embedder() -> Callable[[bytes], Embedding]:
         return vector / np.linalg.norm(vector)
 
     return embed
+
+
+def detection_checks(engine: FaceEngine) -> dict[str, object]:
+    """faces/nonface: pictures in which a face passing the confidence gate is found (false
+    detections); faces/multi_face: group photos in which fewer than two faces are found."""
+    report: dict[str, object] = {}
+    for folder, wanted in (("faces/nonface", "false_detections"), ("faces/multi_face", "missed_groups")):
+        images = evaluation.read_images_csv(data_root() / folder / "images.csv")
+        misses = []
+        for image in images:
+            faces = engine.detect(engine.decode(image.path.read_bytes()))
+            confident = [face for face in faces if face.score >= engine.policy.min_face_score]
+            if (wanted == "false_detections" and confident) or (wanted == "missed_groups" and len(faces) < 2):
+                misses.append(image.path.name)
+        report[folder] = {"images": len(images), wanted: misses}
+    return report
 
 
 def nuaa_login_simulation(engine: FaceEngine, threshold: float, burst: int = 8) -> dict[str, object]:
@@ -123,7 +139,12 @@ def main() -> None:
         "threshold": threshold,
         "settings": {"alignment": settings.alignment, "face_margin_px": settings.face_margin_px},
     }
-    for folder in ("faces/deepface_tests", "faces/face_recognition_examples"):
+    for folder in (
+        "faces/deepface_tests",
+        "faces/face_recognition_examples",
+        "faces/lfw_small_bin",
+        "faces/facenet_pytorch_test_images",
+    ):
         started = time.perf_counter()
         report[folder] = {"faceauth": evaluate_set(labelled(folder), ours, threshold)[0]}
         print(f"{folder}: {time.perf_counter() - started:.0f} s", file=sys.stderr)
@@ -139,6 +160,7 @@ def main() -> None:
         peer = peer_embedder()
         for folder in ("faces/deepface_tests", "faces/face_recognition_examples"):
             report[folder]["peer"] = evaluate_set(labelled(folder), peer, threshold)[0]  # type: ignore[index]
+    report["detection"] = detection_checks(engine)
     report["spoof/nuaa login simulation"] = nuaa_login_simulation(engine, threshold)
     print("nuaa done", file=sys.stderr)
     if not args.skip_lfw:
