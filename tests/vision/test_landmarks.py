@@ -7,7 +7,6 @@ eye openness, then confirmed by looking at them)."""
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import cv2
@@ -23,6 +22,7 @@ from faceauth.vision.landmarks import (
     ModelNotFoundError,
     find_model_file,
 )
+from faceauth.vision.synthetic import render_turn
 from faceauth.vision.tflite_convert import UnsupportedModelError, _same_pads, tflite_to_onnx
 
 DEEPFACE = Path("faces") / "deepface_tests" / "images"
@@ -73,51 +73,6 @@ def _nuaa(data_root: Path, name: str) -> np.ndarray:
         pytest.skip(f"NUAA frames not found: {path}")
     # NUAA frames are tight face crops: give them a border, as a webcam frame would have.
     return cv2.copyMakeBorder(_read(path), 100, 100, 100, 100, cv2.BORDER_CONSTANT, value=(0, 0, 0))
-
-
-def _render_turn(rgb: np.ndarray, landmarks: np.ndarray, degrees: float) -> np.ndarray:
-    """The face re-rendered as if the head turned by ``degrees`` about the vertical axis (positive:
-    nose towards the image's right), by a piecewise-affine warp of the mesh's triangles moved with
-    their own depth. The background (image border) stays put; occlusion is ignored (fine at 20 deg)."""
-    h, w = rgb.shape[:2]
-    theta = math.radians(degrees)
-    centre = landmarks.mean(axis=0)
-    moved = landmarks.copy()
-    dx, dz = landmarks[:, 0] - centre[0], landmarks[:, 2] - centre[2]
-    moved[:, 0] = centre[0] + math.cos(theta) * dx - math.sin(theta) * dz
-    border = np.array(
-        [[x, y] for x in (0, w / 2, w - 1) for y in (0, h / 2, h - 1) if (x, y) != (w / 2, h / 2)],
-        dtype=np.float32,
-    )
-    src = np.vstack([landmarks[:, :2], border]).astype(np.float32)
-    dst = np.vstack([moved[:, :2], border]).astype(np.float32)
-    subdiv = cv2.Subdiv2D((0, 0, w, h))
-    index = {}
-    for i, (x, y) in enumerate(dst):
-        x, y = min(max(float(x), 0.0), w - 1.0), min(max(float(y), 0.0), h - 1.0)
-        subdiv.insert((x, y))
-        index[(round(x, 2), round(y, 2))] = i
-        dst[i] = (x, y)
-    out = rgb.copy()
-    for tri in subdiv.getTriangleList():
-        corners = [(round(float(tri[k]), 2), round(float(tri[k + 1]), 2)) for k in (0, 2, 4)]
-        if not all(c in index for c in corners):
-            continue  # a triangle touching Subdiv2D's virtual outer vertices
-        ids = [index[c] for c in corners]
-        x, y, bw, bh = cv2.boundingRect(np.round(dst[ids]).astype(np.int32))
-        x2, y2 = min(x + bw, w), min(y + bh, h)
-        if x2 <= x or y2 <= y:
-            continue
-        local = dst[ids] - np.array([x, y], np.float32)
-        affine = cv2.getAffineTransform(src[ids], local)
-        patch = cv2.warpAffine(
-            rgb, affine, (x2 - x, y2 - y), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
-        )
-        mask = np.zeros((y2 - y, x2 - x), np.uint8)
-        cv2.fillConvexPoly(mask, np.round(local).astype(np.int32), 1)
-        region = out[y:y2, x:x2]
-        region[mask == 1] = patch[mask == 1]
-    return out
 
 
 # --- the converter ------------------------------------------------------------------------------
@@ -211,8 +166,8 @@ def test_synthesised_head_turn_moves_yaw_its_way(mesh: FaceMesh, data_root: Path
         rgb = _read(data_root / DEEPFACE / name)
         pose = _measure(mesh, rgb)
         assert pose.landmarks is not None
-        right = _measure(mesh, _render_turn(rgb, pose.landmarks, 20))
-        left = _measure(mesh, _render_turn(rgb, pose.landmarks, -20))
+        right = _measure(mesh, render_turn(rgb, pose.landmarks, 20))
+        left = _measure(mesh, render_turn(rgb, pose.landmarks, -20))
         assert right.yaw > pose.yaw + 8, (name, pose.yaw, right.yaw)
         assert left.yaw < pose.yaw - 8, (name, pose.yaw, left.yaw)
 
