@@ -8,14 +8,19 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from faceauth.config import Settings, get_settings
 from faceauth.domain import FaceAuthError
 
+if TYPE_CHECKING:
+    from faceauth.vision.engine import FaceEngine
+
 logger = logging.getLogger(__name__)
 
 
-def _load_engine(settings: Settings):  # type: ignore[no-untyped-def]
+def _load_engine(settings: Settings) -> FaceEngine:
+    """The models load here, at command start, never at import (``--help`` stays instant)."""
     from faceauth.vision.engine import FaceEngine
 
     return FaceEngine.load(settings)
