@@ -1,4 +1,4 @@
-"""Convert a small TFLite model (such as MediaPipe's face mesh) to ONNX, with our own code.
+"""Translate a small TFLite model (such as MediaPipe's face mesh) to ONNX, with our own code.
 
 MediaPipe's face-mesh model is a TFLite flatbuffer. Rather than install a TFLite runtime (or mediapipe
 with its jax, sounddevice and opencv-contrib dependencies), we read the flatbuffer here and rebuild the
@@ -25,7 +25,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 # TFLite schema constants (tensorflow/lite/schema/schema.fbs).
 _ADD, _CONCATENATION, _CONV_2D, _DEPTHWISE_CONV_2D, _DEQUANTIZE = 0, 2, 3, 4, 6
@@ -422,9 +422,9 @@ def tflite_to_onnx(model: bytes, graph_name: str = "converted") -> onnx.ModelPro
         graph_outputs.append(helper.make_tensor_value_info(t.name, TensorProto.FLOAT, list(t.shape)))
     graph = helper.make_graph(b.nodes, graph_name, graph_inputs, graph_outputs, b.initializers)
     onnx_model = helper.make_model(
-        graph, opset_imports=[helper.make_opsetid("", _OPSET)], producer_name="faceauth.tflite_convert"
+        graph, opset_imports=[helper.make_opsetid("", _OPSET)], producer_name="faceauth.model_zoo.tflite"
     )
     onnx_model.ir_version = 8  # readable by onnxruntime >= 1.14
     onnx.checker.check_model(onnx_model)
-    log.debug("converted %s: %d TFLite ops -> %d ONNX nodes", graph_name, len(ops), len(b.nodes))
+    logger.debug("converted %s: %d TFLite ops -> %d ONNX nodes", graph_name, len(ops), len(b.nodes))
     return onnx_model
