@@ -7,7 +7,6 @@ changing the detector or the gates."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -17,8 +16,6 @@ import onnxruntime as ort
 
 from faceauth.domain import Embedding, Face
 from faceauth.vision.alignment import AlignmentMethod, extract_face
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

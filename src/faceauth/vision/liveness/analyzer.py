@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 
 import numpy as np
@@ -14,8 +13,6 @@ from faceauth.vision.landmarks import FaceMesh
 from faceauth.vision.liveness.observation import FrameObservation
 from faceauth.vision.liveness.passive import PassiveEvidence, PassiveSignal
 from faceauth.vision.quality import first_failure, measure
-
-logger = logging.getLogger(__name__)
 
 
 class LivenessAnalyzer:
