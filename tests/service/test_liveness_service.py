@@ -15,6 +15,7 @@ import pytest
 
 from faceauth.config import Settings
 from faceauth.domain import ChallengeExpired, ChallengeNotFound, ChallengeUsed, LivenessFailed
+from faceauth.model_zoo.registry import ModelNotFoundError
 from faceauth.service.faces import FaceService
 from faceauth.service.liveness import ChallengePurpose, IssuedChallenge, LivenessService
 from faceauth.storage import Storage
@@ -22,7 +23,7 @@ from faceauth.storage.challenges import ChallengeStore
 from faceauth.storage.crypto import TemplateCipher
 from faceauth.storage.keys import TemplateKey
 from faceauth.vision.engine import FaceEngine
-from faceauth.vision.landmarks import FaceMesh, ModelNotFoundError
+from faceauth.vision.landmarks import FaceMesh
 from faceauth.vision.liveness import LivenessAnalyzer, Move, default_signals
 from faceauth.vision.synthetic import challenge_frames
 

