@@ -25,8 +25,8 @@ from test_api import PASSWORD, Account, Cast, bearer, burst, enroll, login, regi
 from test_api import cast as api_cast  # noqa: F401  (a fixture: registered as api_cast)
 
 from faceauth.config import Settings
-from faceauth.storage import Storage
 from faceauth.storage.crypto import TemplateCipher
+from faceauth.storage.sql.backend import SqlStorage
 from faceauth.vision import matching
 from support import LiveServer, make_settings, serve_in_thread, wipe_postgres
 
@@ -68,7 +68,7 @@ def client(server: LiveServer) -> Iterator[httpx.Client]:
 
 def raw_rows(settings: Settings, query: str, **params: Any) -> list[tuple[Any, ...]]:
     """Reads the server's database with raw SQL, not through the storage interface."""
-    storage = Storage.from_url(settings.resolved_database_url)
+    storage = SqlStorage.from_url(settings.resolved_database_url)
     try:
         with storage.engine.connect() as connection:
             return [tuple(row) for row in connection.execute(text(query), params)]

@@ -24,11 +24,11 @@ from faceauth.service.accounts import AccountService
 from faceauth.service.apps import AppService
 from faceauth.service.faces import BurstEmbedder, FaceService
 from faceauth.service.liveness import LivenessService
+from faceauth.service.lockout import LockoutService
 from faceauth.service.tokens import TokenService
-from faceauth.storage import Storage, migrate
-from faceauth.storage.challenges import challenge_store_for
 from faceauth.storage.crypto import TemplateCipher
 from faceauth.storage.keys import check_production_settings, resolve_secret_key
+from faceauth.storage.stores import Stores, open_stores
 from faceauth.web import account_api, api, liveness_api, pages
 from faceauth.web.deps import Services
 from faceauth.web.errors import register_error_handlers
@@ -45,19 +45,22 @@ logger = logging.getLogger(__name__)
 
 def build_services(
     settings: Settings,
-    storage: Storage,
+    stores: Stores,
     engine: BurstEmbedder,
     liveness_analyzer: LivenessAnalyzer | None = None,
 ) -> Services:
     cipher = TemplateCipher.from_settings(settings)
+    storage = stores.storage
+    lockouts = LockoutService(stores.abuse, settings)
     return Services(
         settings=settings,
         storage=storage,
-        accounts=AccountService(storage, settings),
+        abuse=stores.abuse,
+        accounts=AccountService(storage, settings, lockouts),
         tokens=TokenService(resolve_secret_key(settings), storage, settings),
-        faces=FaceService(engine, storage, cipher, settings),
+        faces=FaceService(engine, storage, cipher, settings, lockouts),
         apps=AppService(storage),
-        liveness=LivenessService(liveness_analyzer, challenge_store_for(storage), storage, settings),
+        liveness=LivenessService(liveness_analyzer, stores.challenges, storage, settings),
         inference_limiter=anyio.CapacityLimiter(max(1, settings.inference_concurrency)),
     )
 
@@ -105,22 +108,22 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         check_production_settings(settings)
-        storage = Storage.from_url(settings.resolved_database_url)
+        stores = open_stores(settings.resolved_database_url)
         try:
-            migrate.prepare_schema(storage.engine, settings)
+            stores.prepare_schema(settings)
             face_engine: BurstEmbedder
             if engine is not None:
                 face_engine = engine
             else:
                 face_engine = await anyio.to_thread.run_sync(load_engine, settings)
             analyzer = await anyio.to_thread.run_sync(load_liveness, settings, face_engine, mesh)
-            app.state.services = build_services(settings, storage, face_engine, analyzer)
-            storage.purge_expired_revocations()
+            app.state.services = build_services(settings, stores, face_engine, analyzer)
+            stores.storage.purge_expired_revocations()
             logger.info("faceauth ready (%s mode)", settings.env)
             yield
         finally:
             app.state.services = None
-            storage.close()
+            stores.close()
 
     app = FastAPI(title="faceauth", version=faceauth.__version__, lifespan=lifespan)
     app.state.settings = settings

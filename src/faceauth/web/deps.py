@@ -23,7 +23,7 @@ from faceauth.service.apps import AppService
 from faceauth.service.faces import FaceService
 from faceauth.service.liveness import LivenessService
 from faceauth.service.tokens import Stage, TokenClaims, TokenService
-from faceauth.storage import Storage
+from faceauth.storage.interface import AbuseStore, StorageBackend
 from faceauth.web.client_ip import client_ip
 
 TOKEN_COOKIE = "faceauth_token"
@@ -37,7 +37,8 @@ class Services:
     """Everything the routes use, built once at start-up by ``create_app``."""
 
     settings: Settings
-    storage: Storage
+    storage: StorageBackend
+    abuse: AbuseStore  # rate-limit counters (web.ratelimit)
     accounts: AccountService
     tokens: TokenService
     faces: FaceService
@@ -78,7 +79,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def get_storage(services: ServicesDep) -> Storage:
+def get_storage(services: ServicesDep) -> StorageBackend:
     return services.storage
 
 
@@ -98,7 +99,7 @@ def get_apps(services: ServicesDep) -> AppService:
     return services.apps
 
 
-StorageDep = Annotated[Storage, Depends(get_storage)]
+StorageDep = Annotated[StorageBackend, Depends(get_storage)]
 AccountsDep = Annotated[AccountService, Depends(get_accounts)]
 TokensDep = Annotated[TokenService, Depends(get_tokens)]
 FacesDep = Annotated[FaceService, Depends(get_faces)]

@@ -3,10 +3,10 @@ log in, enroll and verify, in the JSON API and the web pages alike (one bucket p
 both). Beyond ``rate_limit_requests`` in a fixed window of ``rate_limit_window_seconds`` the answer
 is 429 with ``Retry-After``.
 
-The counters live in the database (``storage.abuse``), so the limit holds across worker processes
-and server instances. The check runs before the body is read. Per-account lock-outs
-(``service.lockout``) do the fine-grained work; this limit only stops floods, and is generous
-because many people can share one address."""
+The counters live in the database (the abuse store, ``storage.interface.AbuseStore``), so the
+limit holds across worker processes and server instances. The check runs before the body is read.
+Per-account lock-outs (``service.lockout``) do the fine-grained work; this limit only stops floods,
+and is generous because many people can share one address."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from faceauth.config import Settings
 from faceauth.domain import RateLimited
-from faceauth.storage.abuse import AbuseStore, abuse_store_for
+from faceauth.storage.interface import AbuseStore
 from faceauth.web.client_ip import client_ip
 from faceauth.web.errors import handle_faceauth_error
 
@@ -54,7 +54,6 @@ class RateLimit:
             settings.password_lockout_window_seconds,
             settings.password_account_lockout_window_seconds,
         )
-        self._store: AbuseStore | None = None
         self._purged_window = -1
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -66,7 +65,7 @@ class RateLimit:
             await self.app(scope, receive, send)
             return
         request = Request(scope)
-        store = self._store_for(services.storage)
+        store = services.abuse
         now = time.time()
         window_start = int(now // self.window) * self.window
         bucket = f"{endpoint}|{client_ip(request) or 'unknown'}"
@@ -81,11 +80,6 @@ class RateLimit:
             await response(scope, receive, send)
             return
         await self.app(scope, receive, send)
-
-    def _store_for(self, storage: object) -> AbuseStore:
-        if self._store is None or self._store.engine is not getattr(storage, "engine", None):
-            self._store = abuse_store_for(storage)
-        return self._store
 
     def _purge(self, store: AbuseStore, now: float, window_start: int) -> None:
         moment = datetime.fromtimestamp(now, UTC)

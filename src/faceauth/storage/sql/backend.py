@@ -1,27 +1,24 @@
-"""The SQL implementation of the storage interface (``faceauth.storage.interface.StorageBackend``):
-users, face templates, apps, revoked tokens and audit events.
+"""``SqlStorage``: the SQL implementation of ``faceauth.storage.interface.StorageBackend`` (users,
+face templates, apps, revoked tokens and audit events) on SQLite or PostgreSQL (``postgresql+psycopg://``).
 
 Every method opens and closes its own transaction and returns plain domain objects, so callers never
-hold a database session. SQLite is the default; PostgreSQL (``postgresql+psycopg://``) works too."""
+hold a database session."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
+from datetime import datetime
 
-from sqlalchemy import CursorResult, Delete, Engine, create_engine, delete, event, func, select, update
-from sqlalchemy.engine import make_url
+from sqlalchemy import Delete, Engine, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from faceauth.config import Settings
-from faceauth.domain import App, ConfigurationError, EmailTaken, NotFound, User, UsernameTaken
-from faceauth.storage.models import (
+from faceauth.domain import App, EmailTaken, NotFound, User, UsernameTaken
+from faceauth.storage.interface import AuditEvent, StoredTemplate
+from faceauth.storage.sql import migrate
+from faceauth.storage.sql.database import SqlDatabase, rowcount
+from faceauth.storage.sql.tables import (
     AppRow,
     AuditEventRow,
     FaceTemplateRow,
@@ -29,88 +26,29 @@ from faceauth.storage.models import (
     UserRow,
     utcnow,
 )
+from faceauth.storage.timestamps import as_utc
 
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class StoredTemplate:
-    """An encrypted face template as stored: the service decrypts it."""
-
-    user_id: int
-    ciphertext: bytes
-    key_id: str
-    frames_used: int
-    created_at: datetime
-    updated_at: datetime
-
-
-@dataclass(frozen=True)
-class AuditEvent:
-    id: int
-    created_at: datetime
-    kind: str
-    success: bool
-    user_id: int | None
-    client: str | None
-    score: float | None
-    detail: str | None
-
-
-def as_utc(value: datetime) -> datetime:
-    """SQLite returns naive datetimes; everything we store is UTC."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
-def create_database_engine(url: str) -> Engine:
-    """An engine for ``url``; for SQLite, creates the database's folder and turns foreign keys on."""
-    if url.startswith(("mongodb://", "mongodb+srv://")):
-        raise ConfigurationError(
-            "this part of faceauth needs an SQL database (SQLite or PostgreSQL), not MongoDB: "
-            "the lock-out and liveness stores have no MongoDB implementation yet (docs/storage.md)"
-        )
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
-    if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-
-    @event.listens_for(engine, "connect")
-    def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA journal_mode=WAL")
-        # Deleted rows (a face template, an account) are overwritten with zeros in the file,
-        # not just unlinked from the b-tree: deletion is real on disk too.
-        cursor.execute("PRAGMA secure_delete=ON")
-        cursor.close()
-
-    return engine
-
-
-class Storage:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self._sessions = sessionmaker(engine, expire_on_commit=False)
+class SqlStorage:
+    def __init__(self, database: SqlDatabase) -> None:
+        self.database = database
 
     @classmethod
-    def from_url(cls, url: str) -> Storage:
-        return cls(create_database_engine(url))
+    def from_url(cls, url: str) -> SqlStorage:
+        return cls(SqlDatabase.from_url(url))
+
+    @property
+    def engine(self) -> Engine:
+        return self.database.engine
 
     def close(self) -> None:
-        self.engine.dispose()
+        self.database.close()
 
     def prepare_schema(self, settings: Settings) -> None:
         """Development: apply pending migrations; production: refuse an outdated schema."""
-        from faceauth.storage import migrate
-
         migrate.prepare_schema(self.engine, settings)
-
-    @contextmanager
-    def _transaction(self) -> Iterator[Session]:
-        with self._sessions() as session, session.begin():
-            yield session
 
     # --- users ------------------------------------------------------------------------------
 
@@ -119,7 +57,7 @@ class Storage:
         self._raise_if_taken(username, email)
         row = UserRow(name=name, username=username, email=email, phone=phone, password_hash=password_hash)
         try:
-            with self._transaction() as session:
+            with self.database.transaction() as session:
                 session.add(row)
         except IntegrityError:
             self._raise_if_taken(username, email)
@@ -127,21 +65,21 @@ class Storage:
         return _user(row)
 
     def _raise_if_taken(self, username: str, email: str) -> None:
-        with self._sessions() as session:
+        with self.database.session() as session:
             if session.scalar(select(UserRow.id).where(UserRow.username == username)) is not None:
                 raise UsernameTaken()
             if session.scalar(select(UserRow.id).where(UserRow.email == email)) is not None:
                 raise EmailTaken()
 
     def get_user(self, user_id: int) -> User | None:
-        with self._sessions() as session:
+        with self.database.session() as session:
             row = session.get(UserRow, user_id)
             return _user(row) if row is not None else None
 
     def find_user_by_login(self, login: str) -> User | None:
         """``login`` is a username or an email address, matched case-insensitively."""
         login = login.strip().lower()
-        with self._sessions() as session:
+        with self.database.session() as session:
             column = UserRow.email if "@" in login else UserRow.username
             row = session.scalar(select(UserRow).where(column == login))
             return _user(row) if row is not None else None
@@ -149,7 +87,7 @@ class Storage:
     def delete_user(self, user_id: int) -> bool:
         """Deletes the user; their face template and apps go with them (ON DELETE CASCADE), and
         their audit events lose the user id and client address, in the same transaction."""
-        with self._transaction() as session:
+        with self.database.transaction() as session:
             deleted = _execute_delete(session, delete(UserRow).where(UserRow.id == user_id)) > 0
             if deleted:
                 session.execute(
@@ -166,7 +104,7 @@ class Storage:
     def save_template(self, user_id: int, ciphertext: bytes, key_id: str, frames_used: int) -> None:
         """Stores the user's template, replacing any earlier one."""
         now = utcnow()
-        with self._transaction() as session:
+        with self.database.transaction() as session:
             if session.get(UserRow, user_id) is None:
                 raise NotFound("no such user")
             row = session.scalar(select(FaceTemplateRow).where(FaceTemplateRow.user_id == user_id))
@@ -188,7 +126,7 @@ class Storage:
                 row.updated_at = now
 
     def get_template(self, user_id: int) -> StoredTemplate | None:
-        with self._sessions() as session:
+        with self.database.session() as session:
             row = session.scalar(select(FaceTemplateRow).where(FaceTemplateRow.user_id == user_id))
             return _template(row) if row is not None else None
 
@@ -199,7 +137,7 @@ class Storage:
             .order_by(FaceTemplateRow.user_id)
             .limit(limit)
         )
-        with self._sessions() as session:
+        with self.database.session() as session:
             return [_template(row) for row in session.scalars(query)]
 
     def replace_template_ciphertext(
@@ -211,18 +149,16 @@ class Storage:
             .where(FaceTemplateRow.user_id == user_id, FaceTemplateRow.template == expected)
             .values(template=ciphertext, key_id=key_id)
         )
-        with self._transaction() as session:
-            result = session.execute(query)
-            assert isinstance(result, CursorResult)
-            return int(result.rowcount) == 1
+        with self.database.transaction() as session:
+            return rowcount(session.execute(query)) == 1
 
     def has_template(self, user_id: int) -> bool:
-        with self._sessions() as session:
+        with self.database.session() as session:
             query = select(FaceTemplateRow.id).where(FaceTemplateRow.user_id == user_id)
             return session.scalar(query) is not None
 
     def delete_template(self, user_id: int) -> bool:
-        with self._transaction() as session:
+        with self.database.transaction() as session:
             query = delete(FaceTemplateRow).where(FaceTemplateRow.user_id == user_id)
             deleted = _execute_delete(session, query) > 0
         if deleted:
@@ -235,7 +171,7 @@ class Storage:
         ``secure_delete`` the database file then holds zeros where the rows were. Best effort: a
         reader still open keeps the log until the next checkpoint. PostgreSQL reclaims dead rows
         with (auto)vacuum; their bytes were ciphertext anyway."""
-        if self.engine.dialect.name != "sqlite":
+        if not self.database.is_sqlite:
             return
         with self.engine.connect() as connection:
             connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -244,23 +180,23 @@ class Storage:
 
     def add_app(self, user_id: int, name: str, url: str | None, description: str | None) -> App:
         row = AppRow(user_id=user_id, name=name, url=url, description=description)
-        with self._transaction() as session:
+        with self.database.transaction() as session:
             session.add(row)
         return _app(row)
 
     def list_apps(self, user_id: int) -> list[App]:
-        with self._sessions() as session:
+        with self.database.session() as session:
             rows = session.scalars(select(AppRow).where(AppRow.user_id == user_id).order_by(AppRow.id))
             return [_app(row) for row in rows]
 
     def get_app(self, user_id: int, app_id: int) -> App | None:
-        with self._sessions() as session:
+        with self.database.session() as session:
             row = session.scalar(select(AppRow).where(AppRow.id == app_id, AppRow.user_id == user_id))
             return _app(row) if row is not None else None
 
     def delete_app(self, user_id: int, app_id: int) -> bool:
         """False when there is no such app or it belongs to someone else."""
-        with self._transaction() as session:
+        with self.database.transaction() as session:
             query = delete(AppRow).where(AppRow.id == app_id, AppRow.user_id == user_id)
             return _execute_delete(session, query) > 0
 
@@ -270,18 +206,18 @@ class Storage:
         if self.is_token_revoked(jti):
             return
         try:
-            with self._transaction() as session:
+            with self.database.transaction() as session:
                 session.add(RevokedTokenRow(jti=jti, expires_at=expires_at))
         except IntegrityError:
             logger.debug("token already revoked concurrently")
 
     def is_token_revoked(self, jti: str) -> bool:
-        with self._sessions() as session:
+        with self.database.session() as session:
             return session.get(RevokedTokenRow, jti) is not None
 
     def purge_expired_revocations(self, now: datetime | None = None) -> int:
         """Forgets revocations of tokens that have expired anyway."""
-        with self._transaction() as session:
+        with self.database.transaction() as session:
             query = delete(RevokedTokenRow).where(RevokedTokenRow.expires_at < (now or utcnow()))
             return _execute_delete(session, query)
 
@@ -305,14 +241,14 @@ class Storage:
             score=score,
             detail=detail[:500] if detail else None,
         )
-        with self._transaction() as session:
+        with self.database.transaction() as session:
             session.add(row)
 
     def list_events(self, user_id: int | None = None, limit: int = 100) -> list[AuditEvent]:
         query = select(AuditEventRow).order_by(AuditEventRow.id.desc()).limit(limit)
         if user_id is not None:
             query = query.where(AuditEventRow.user_id == user_id)
-        with self._sessions() as session:
+        with self.database.session() as session:
             return [
                 AuditEvent(
                     id=row.id,
@@ -328,15 +264,13 @@ class Storage:
             ]
 
     def count_users(self) -> int:
-        with self._sessions() as session:
+        with self.database.session() as session:
             return session.scalar(select(func.count()).select_from(UserRow)) or 0
 
 
 def _execute_delete(session: Session, statement: Delete) -> int:
     """Runs a DELETE and returns how many rows it removed."""
-    result = session.execute(statement)
-    assert isinstance(result, CursorResult)
-    return int(result.rowcount)
+    return rowcount(session.execute(statement))
 
 
 def _user(row: UserRow) -> User:

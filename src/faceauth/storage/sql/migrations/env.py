@@ -1,11 +1,11 @@
-"""Alembic environment: runs on the connection that ``faceauth.storage.migrate`` hands over."""
+"""Alembic environment: runs on the connection that ``faceauth.storage.sql.migrate`` hands over."""
 
 from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import Connection
 
-from faceauth.storage.models import Base
+from faceauth.storage.sql.tables import Base
 
 target_metadata = Base.metadata
 
@@ -22,5 +22,5 @@ def run_migrations(connection: Connection) -> None:
 
 connection = context.config.attributes.get("connection")
 if connection is None:
-    raise RuntimeError("run migrations with `faceauth db upgrade` (faceauth.storage.migrate)")
+    raise RuntimeError("run migrations with `faceauth db upgrade` (faceauth.storage.sql.migrate)")
 run_migrations(connection)

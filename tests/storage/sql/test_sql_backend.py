@@ -1,3 +1,6 @@
+"""SqlStorage (storage/sql/backend.py) on SQLite and PostgreSQL: users, templates, apps, revoked
+tokens and audit events, including what only SQL shows (cascading deletes, rows as stored)."""
+
 from __future__ import annotations
 
 import threading
@@ -7,18 +10,18 @@ import pytest
 from sqlalchemy import select
 
 from faceauth.domain import EmailTaken, NotFound, UsernameTaken
-from faceauth.storage import Storage
-from faceauth.storage.models import AppRow, FaceTemplateRow
+from faceauth.storage.sql.backend import SqlStorage
+from faceauth.storage.sql.tables import AppRow, FaceTemplateRow
 
 
-def add_user(storage: Storage, username: str = "ann", email: str = "ann@example.org") -> int:
+def add_user(storage: SqlStorage, username: str = "ann", email: str = "ann@example.org") -> int:
     user = storage.create_user(
         name="Ann Example", username=username, email=email, phone="+12025550143", password_hash="hash"
     )
     return user.id
 
 
-def test_created_user_is_found_by_id_username_and_email(storage: Storage) -> None:
+def test_created_user_is_found_by_id_username_and_email(storage: SqlStorage) -> None:
     user_id = add_user(storage)
 
     by_id = storage.get_user(user_id)
@@ -31,7 +34,7 @@ def test_created_user_is_found_by_id_username_and_email(storage: Storage) -> Non
     assert storage.get_user(user_id + 1000) is None
 
 
-def test_duplicate_username_and_email_are_refused(storage: Storage) -> None:
+def test_duplicate_username_and_email_are_refused(storage: SqlStorage) -> None:
     add_user(storage)
     with pytest.raises(UsernameTaken):
         add_user(storage, username="ann", email="other@example.org")
@@ -40,7 +43,7 @@ def test_duplicate_username_and_email_are_refused(storage: Storage) -> None:
     assert storage.count_users() == 1
 
 
-def test_concurrent_registrations_of_one_username_give_one_user_and_conflicts(storage: Storage) -> None:
+def test_concurrent_registrations_of_one_username_give_one_user_and_conflicts(storage: SqlStorage) -> None:
     attempts = 6
     barrier = threading.Barrier(attempts)
     outcomes: list[str] = []
@@ -64,7 +67,7 @@ def test_concurrent_registrations_of_one_username_give_one_user_and_conflicts(st
     assert sorted(outcomes) == ["created"] + ["taken"] * (attempts - 1)
 
 
-def test_template_is_saved_replaced_and_deleted(storage: Storage) -> None:
+def test_template_is_saved_replaced_and_deleted(storage: SqlStorage) -> None:
     user_id = add_user(storage)
     assert storage.get_template(user_id) is None
 
@@ -87,12 +90,12 @@ def test_template_is_saved_replaced_and_deleted(storage: Storage) -> None:
     assert storage.delete_template(user_id) is False
 
 
-def test_template_for_a_missing_user_is_refused(storage: Storage) -> None:
+def test_template_for_a_missing_user_is_refused(storage: SqlStorage) -> None:
     with pytest.raises(NotFound):
         storage.save_template(12345, b"x", "key", frames_used=5)
 
 
-def test_deleting_a_user_deletes_their_template_and_apps_only(storage: Storage) -> None:
+def test_deleting_a_user_deletes_their_template_and_apps_only(storage: SqlStorage) -> None:
     ann = add_user(storage)
     bob = add_user(storage, username="bob", email="bob@example.org")
     for user_id in (ann, bob):
@@ -110,7 +113,7 @@ def test_deleting_a_user_deletes_their_template_and_apps_only(storage: Storage) 
     assert storage.delete_user(ann) is False
 
 
-def test_apps_belong_to_their_user(storage: Storage) -> None:
+def test_apps_belong_to_their_user(storage: SqlStorage) -> None:
     ann = add_user(storage)
     bob = add_user(storage, username="bob", email="bob@example.org")
     mail = storage.add_app(ann, "Mail", "https://mail.example.org", "my mail")
@@ -124,7 +127,7 @@ def test_apps_belong_to_their_user(storage: Storage) -> None:
     assert storage.list_apps(ann) == [wiki]
 
 
-def test_revoked_tokens_are_remembered_until_they_expire(storage: Storage) -> None:
+def test_revoked_tokens_are_remembered_until_they_expire(storage: SqlStorage) -> None:
     now = datetime.now(UTC)
     storage.revoke_token("expired", now - timedelta(minutes=1))
     storage.revoke_token("live", now + timedelta(minutes=5))
@@ -137,7 +140,7 @@ def test_revoked_tokens_are_remembered_until_they_expire(storage: Storage) -> No
     assert storage.is_token_revoked("live")
 
 
-def test_audit_events_are_recorded_newest_first(storage: Storage) -> None:
+def test_audit_events_are_recorded_newest_first(storage: SqlStorage) -> None:
     ann = add_user(storage)
     storage.record_event("login_password", success=False, user_id=ann, client="10.0.0.1")
     storage.record_event("face_verify", success=True, user_id=ann, client="10.0.0.1", score=0.87)

@@ -6,14 +6,14 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
-from faceauth.storage import Storage
-from faceauth.storage.abuse import AbuseStore
+from faceauth.storage.sql.abuse import SqlAbuseStore
+from faceauth.storage.sql.backend import SqlStorage
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
-def test_failures_are_counted_per_key_inside_the_window(storage: Storage) -> None:
-    store = AbuseStore(storage.engine)
+def test_failures_are_counted_per_key_inside_the_window(storage: SqlStorage) -> None:
+    store = SqlAbuseStore(storage.database)
     old = store.add_failure("face:user:1", NOW - timedelta(seconds=400))
     recent = [store.add_failure("face:user:1", NOW - timedelta(seconds=s)) for s in (100, 10)]
     store.add_failure("face:user:2", NOW)
@@ -27,8 +27,8 @@ def test_failures_are_counted_per_key_inside_the_window(storage: Storage) -> Non
     assert old != recent[0]
 
 
-def test_a_lock_keeps_its_later_end_and_ends(storage: Storage) -> None:
-    store = AbuseStore(storage.engine)
+def test_a_lock_keeps_its_later_end_and_ends(storage: SqlStorage) -> None:
+    store = SqlAbuseStore(storage.database)
     assert store.locked_until(["face:user:1"], NOW) is None
     store.lock("face:user:1", NOW + timedelta(minutes=30))
     store.lock("face:user:1", NOW + timedelta(minutes=5))  # an earlier end does not shorten it
@@ -40,8 +40,8 @@ def test_a_lock_keeps_its_later_end_and_ends(storage: Storage) -> None:
     assert store.locked_until(["face:user:1"], NOW) is None
 
 
-def test_rate_counters_count_each_request_once_under_concurrency(storage: Storage) -> None:
-    store = AbuseStore(storage.engine)
+def test_rate_counters_count_each_request_once_under_concurrency(storage: SqlStorage) -> None:
+    store = SqlAbuseStore(storage.database)
     with ThreadPoolExecutor(max_workers=8) as pool:
         counts = list(pool.map(lambda _: store.hit("login|198.51.100.7", 1_000), range(40)))
     assert sorted(counts) == list(range(1, 41))
@@ -49,8 +49,8 @@ def test_rate_counters_count_each_request_once_under_concurrency(storage: Storag
     assert store.hit("register|198.51.100.7", 1_000) == 1
 
 
-def test_purge_forgets_what_no_longer_counts(storage: Storage) -> None:
-    store = AbuseStore(storage.engine)
+def test_purge_forgets_what_no_longer_counts(storage: SqlStorage) -> None:
+    store = SqlAbuseStore(storage.database)
     store.add_failure("k", NOW - timedelta(hours=3))
     store.add_failure("k", NOW)
     store.hit("b", 1_000)

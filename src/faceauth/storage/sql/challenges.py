@@ -9,67 +9,26 @@ Migration 0003 creates the two tables."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, delete, func, select, update
-from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy import delete, func, select, update
 
-from faceauth.domain import ConfigurationError
-from faceauth.storage.models import Base
-from faceauth.storage.repository import as_utc
-
-
-class LivenessChallengeRow(Base):
-    __tablename__ = "liveness_challenges"
-
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 hex of the nonce
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    purpose: Mapped[str] = mapped_column(String(16))  # "enroll" or "verify"
-    moves: Mapped[str] = mapped_column(String(200))  # comma-separated Move values, in order
-    issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    deadline_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+from faceauth.storage.interface import StoredChallenge
+from faceauth.storage.sql.database import SqlDatabase, rowcount
+from faceauth.storage.sql.tables import LivenessChallengeRow, LivenessFrameRow
+from faceauth.storage.timestamps import as_utc
 
 
-class LivenessFrameRow(Base):
-    __tablename__ = "liveness_frames"
+class SqlChallengeStore:
+    """The SQL implementation of ``faceauth.storage.interface.ChallengeStore``."""
 
-    challenge_id: Mapped[str] = mapped_column(
-        ForeignKey("liveness_challenges.id", ondelete="CASCADE"), primary_key=True
-    )
-    seq: Mapped[int] = mapped_column(Integer, primary_key=True)  # arrival order
-    observation: Mapped[str] = mapped_column(Text)  # FrameObservation.to_json(), as JSON text
-
-
-@dataclass(frozen=True)
-class StoredChallenge:
-    id: str
-    user_id: int
-    purpose: str
-    moves: tuple[str, ...]
-    issued_at: datetime
-    deadline_at: datetime
-    used_at: datetime | None
-
-
-class ChallengeStore:
-    """The SQL implementation (SQLite, PostgreSQL) of what ``faceauth.service.liveness`` needs."""
-
-    def __init__(self, engine: Engine) -> None:
-        self._sessions = sessionmaker(engine, expire_on_commit=False)
-
-    @contextmanager
-    def _transaction(self) -> Iterator[Session]:
-        with self._sessions() as session, session.begin():
-            yield session
+    def __init__(self, database: SqlDatabase) -> None:
+        self.database = database
 
     def create(self, challenge: StoredChallenge) -> None:
-        with self._transaction() as session:
+        with self.database.transaction() as session:
             session.add(
                 LivenessChallengeRow(
                     id=challenge.id,
@@ -83,19 +42,19 @@ class ChallengeStore:
             )
 
     def get(self, challenge_id: str) -> StoredChallenge | None:
-        with self._transaction() as session:
+        with self.database.transaction() as session:
             row = session.get(LivenessChallengeRow, challenge_id)
             return _challenge(row) if row is not None else None
 
     def frame_count(self, challenge_id: str) -> int:
-        with self._transaction() as session:
+        with self.database.transaction() as session:
             query = select(func.count()).where(LivenessFrameRow.challenge_id == challenge_id)
             return int(session.execute(query).scalar_one())
 
     def add_frames(self, challenge_id: str, observations: Sequence[dict[str, Any]]) -> int:
         """Append observations after the ones stored; returns how many the challenge now has.
         Two chunks of one challenge racing each other: one of them fails on the primary key."""
-        with self._transaction() as session:
+        with self.database.transaction() as session:
             query = select(func.count()).where(LivenessFrameRow.challenge_id == challenge_id)
             start = int(session.execute(query).scalar_one())
             for offset, observation in enumerate(observations):
@@ -107,7 +66,7 @@ class ChallengeStore:
             return start + len(observations)
 
     def frames(self, challenge_id: str) -> list[dict[str, Any]]:
-        with self._transaction() as session:
+        with self.database.transaction() as session:
             query = (
                 select(LivenessFrameRow.observation)
                 .where(LivenessFrameRow.challenge_id == challenge_id)
@@ -117,7 +76,7 @@ class ChallengeStore:
 
     def spend(self, challenge_id: str, user_id: int, now: datetime) -> bool:
         """Mark the challenge used, atomically: True for exactly one caller, ever."""
-        with self._transaction() as session:
+        with self.database.transaction() as session:
             statement = (
                 update(LivenessChallengeRow)
                 .where(
@@ -127,22 +86,20 @@ class ChallengeStore:
                 )
                 .values(used_at=now)
             )
-            spent = session.execute(statement).rowcount == 1  # type: ignore[attr-defined]
-        return bool(spent)
+            return rowcount(session.execute(statement)) == 1
 
     def delete_frames(self, challenge_id: str) -> None:
-        with self._transaction() as session:
+        with self.database.transaction() as session:
             session.execute(delete(LivenessFrameRow).where(LivenessFrameRow.challenge_id == challenge_id))
 
     def purge_expired(self, before: datetime) -> int:
         """Delete challenges (and their frames) whose deadline is before ``before``."""
-        with self._transaction() as session:
+        with self.database.transaction() as session:
             expired = select(LivenessChallengeRow.id).where(LivenessChallengeRow.deadline_at < before)
             session.execute(delete(LivenessFrameRow).where(LivenessFrameRow.challenge_id.in_(expired)))
-            result = session.execute(
-                delete(LivenessChallengeRow).where(LivenessChallengeRow.deadline_at < before)
+            return rowcount(
+                session.execute(delete(LivenessChallengeRow).where(LivenessChallengeRow.deadline_at < before))
             )
-            return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 def _challenge(row: LivenessChallengeRow) -> StoredChallenge:
@@ -155,16 +112,3 @@ def _challenge(row: LivenessChallengeRow) -> StoredChallenge:
         deadline_at=as_utc(row.deadline_at),
         used_at=as_utc(row.used_at) if row.used_at is not None else None,
     )
-
-
-def challenge_store_for(storage: object) -> ChallengeStore:
-    """The challenge store in the same database as ``storage`` (a SQLAlchemy ``Storage``).
-
-    A backend without a SQL engine (MongoDB) needs its own implementation of these methods; until
-    it has one, liveness challenges cannot run on it and this raises ConfigurationError."""
-    engine = getattr(storage, "engine", None)
-    if not isinstance(engine, Engine):
-        raise ConfigurationError(
-            f"liveness challenges need a SQL database; {type(storage).__name__} has no SQL engine"
-        )
-    return ChallengeStore(engine)
