@@ -42,6 +42,14 @@ def make_settings(data_dir: Path, **overrides: object) -> Settings:
     return Settings(**values)  # type: ignore[arg-type]
 
 
+def lockouts_for(storage: Storage, settings: Settings) -> Any:
+    """The lock-out service over ``storage``'s abuse store, as ``faceauth.composition`` builds it."""
+    from faceauth.service.lockout import LockoutService
+    from faceauth.storage.abuse import abuse_store_for
+
+    return LockoutService(abuse_store_for(storage), settings)
+
+
 def wipe_postgres(url: str) -> None:
     storage = Storage.from_url(url)
     try:

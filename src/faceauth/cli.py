@@ -83,19 +83,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     development mode, keys generated and migrations applied) once here, before any worker starts."""
     import uvicorn
 
-    from faceauth.storage import Storage, migrate
-    from faceauth.storage.keys import check_production_settings, resolve_secret_key, resolve_template_key
+    from faceauth import composition
 
     settings = get_settings()
     try:
-        check_production_settings(settings)
-        resolve_secret_key(settings)
-        resolve_template_key(settings)
-        storage = Storage.from_url(settings.resolved_database_url)
-        try:
-            migrate.prepare_schema(storage.engine, settings)
-        finally:
-            storage.close()
+        composition.check_secrets(settings)
+        composition.open_database(settings).close()
     except FaceAuthError as error:
         print(f"faceauth serve: {error}", file=sys.stderr)
         return 2

@@ -6,6 +6,7 @@ from faceauth.config import Settings
 from faceauth.domain import EmailTaken, InvalidCredentials, UsernameTaken, ValidationFailed
 from faceauth.service.accounts import AccountService, Registration, validate_phone
 from faceauth.storage import Storage
+from support import lockouts_for
 
 PASSWORD = "violet kettle on mars"
 
@@ -25,7 +26,7 @@ def registration(**changes: str) -> Registration:
 
 @pytest.fixture
 def accounts(storage: Storage, settings: Settings) -> AccountService:
-    return AccountService(storage, settings)
+    return AccountService(storage, settings, lockouts_for(storage, settings))
 
 
 def test_registration_normalises_email_and_phone(accounts: AccountService) -> None:

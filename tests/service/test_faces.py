@@ -26,6 +26,7 @@ from faceauth.storage import Storage
 from faceauth.storage.crypto import TemplateCipher
 from faceauth.storage.keys import TemplateKey
 from faceauth.storage.models import FaceTemplateRow
+from support import lockouts_for
 
 
 def unit(vector: np.ndarray) -> Embedding:
@@ -75,7 +76,8 @@ def user_id(storage: Storage) -> int:
 
 @pytest.fixture
 def faces(engine: ScriptedEngine, storage: Storage, settings: Settings) -> FaceService:
-    return FaceService(engine, storage, TemplateCipher(TemplateKey("test", os.urandom(32))), settings)
+    cipher = TemplateCipher(TemplateKey("test", os.urandom(32)))
+    return FaceService(engine, storage, cipher, settings, lockouts_for(storage, settings))
 
 
 def stored_rows(storage: Storage) -> list[FaceTemplateRow]:

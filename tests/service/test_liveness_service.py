@@ -25,6 +25,7 @@ from faceauth.vision.engine import FaceEngine
 from faceauth.vision.landmarks import FaceMesh, ModelNotFoundError
 from faceauth.vision.liveness import LivenessAnalyzer, Move, default_signals
 from faceauth.vision.synthetic import challenge_frames
+from support import lockouts_for
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "web"))
 from fake_camera import compose_frame, photos_of
@@ -200,7 +201,11 @@ def test_the_person_who_moved_is_the_person_matched(
     """Enrolled as person 1 through a challenge; person 3 completes a challenge perfectly and is
     refused by the match; person 1 is accepted."""
     faces = FaceService(
-        analyzer.engine, storage, TemplateCipher(TemplateKey("test", os.urandom(32))), settings
+        analyzer.engine,
+        storage,
+        TemplateCipher(TemplateKey("test", os.urandom(32))),
+        settings,
+        lockouts_for(storage, settings),
     )
     enroll = service.issue(user_id, ChallengePurpose.ENROLL)
     stream(service, user_id, enroll, frames_of(rendered, analyzer, "person01", enroll.moves), clock)

@@ -20,7 +20,6 @@ from faceauth.domain import (
 )
 from faceauth.service import passwords
 from faceauth.service.lockout import PASSWORD_STEP, LockoutService, password_subject
-from faceauth.storage.abuse import abuse_store_for
 from faceauth.storage.interface import StorageBackend
 
 logger = logging.getLogger(__name__)
@@ -119,13 +118,11 @@ def validate_registration(form: Registration, default_region: str) -> CleanRegis
 
 
 class AccountService:
-    def __init__(
-        self, storage: StorageBackend, settings: Settings, lockouts: LockoutService | None = None
-    ) -> None:
+    def __init__(self, storage: StorageBackend, settings: Settings, lockouts: LockoutService) -> None:
         self.storage = storage
         self.settings = settings
         # Wrong passwords lock the password step (docs/security.md); the state is in the database.
-        self.lockouts = lockouts or LockoutService(abuse_store_for(storage), settings)
+        self.lockouts = lockouts
         passwords.warm_up()
 
     def register(self, form: Registration, client: str | None = None) -> User:
