@@ -11,7 +11,6 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from faceauth.config import Settings
 from faceauth.domain import InvalidToken, User
 from faceauth.service.services import Services
 from faceauth.service.tokens import Stage, TokenClaims
@@ -46,13 +45,7 @@ def get_services(request: Request) -> Services:
     return services
 
 
-def get_settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
 ServicesDep = Annotated[Services, Depends(get_services)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
 ClientDep = Annotated[str | None, Depends(client_ip)]
 
 
