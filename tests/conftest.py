@@ -106,9 +106,11 @@ def face_engine() -> FaceEngine:
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory, face_engine: FaceEngine) -> Iterator[LiveServer]:
     """uvicorn serving ``create_app`` on a free loopback port, in a thread of this process, with its
-    own temporary data folder and SQLite database. Liveness is not built yet, so it is off."""
+    own temporary data folder and SQLite database. Liveness is off: the API tests post plain bursts
+    (tests/web/test_liveness_api.py covers challenges)."""
+    from faceauth.composition import load_vision
     from faceauth.web.app import create_app
 
     settings = make_settings(tmp_path_factory.mktemp("server"), liveness_required=False)
-    with serve_in_thread(create_app(settings, face_engine), settings) as server:
+    with serve_in_thread(create_app(settings, load_vision(settings, face_engine)), settings) as server:
         yield server

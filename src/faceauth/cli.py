@@ -83,19 +83,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     development mode, keys generated and migrations applied) once here, before any worker starts."""
     import uvicorn
 
-    from faceauth.storage.keys import check_production_settings, resolve_secret_key, resolve_template_key
-    from faceauth.storage.stores import open_stores
+    from faceauth import composition
 
     settings = get_settings()
     try:
-        check_production_settings(settings)
-        resolve_secret_key(settings)
-        resolve_template_key(settings)
-        stores = open_stores(settings.resolved_database_url)
-        try:
-            stores.prepare_schema(settings)
-        finally:
-            stores.close()
+        composition.check_secrets(settings)
+        composition.open_database(settings).close()
     except FaceAuthError as error:
         print(f"faceauth serve: {error}", file=sys.stderr)
         return 2

@@ -43,6 +43,7 @@ def cast(api_cast: Cast) -> Cast:  # noqa: F811
 def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, face_engine: Any
 ) -> Iterator[LiveServer]:
+    from faceauth.composition import load_vision
     from faceauth.web.app import create_app
 
     data_dir = tmp_path_factory.mktemp(f"rights-{request.param}")
@@ -54,7 +55,7 @@ def server(
         wipe_postgres(url)
         overrides["database_url"] = url
     settings = make_settings(data_dir, **overrides)
-    with serve_in_thread(create_app(settings, face_engine), settings) as server:
+    with serve_in_thread(create_app(settings, load_vision(settings, face_engine)), settings) as server:
         yield server
     if request.param == "postgres":
         wipe_postgres(str(overrides["database_url"]))

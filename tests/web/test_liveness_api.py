@@ -40,6 +40,7 @@ def mesh() -> FaceMesh:
 def server(
     tmp_path_factory: pytest.TempPathFactory, face_engine: FaceEngine, mesh: FaceMesh
 ) -> Iterator[LiveServer]:
+    from faceauth.composition import load_vision
     from faceauth.web.app import create_app
 
     data_dir = tmp_path_factory.mktemp("liveness-server")
@@ -51,7 +52,7 @@ def server(
         liveness_required=True,
         liveness_moves=("turn_left", "turn_right"),
     )
-    with serve_in_thread(create_app(settings, face_engine, mesh), settings) as server:
+    with serve_in_thread(create_app(settings, load_vision(settings, face_engine, mesh)), settings) as server:
         yield server
 
 
@@ -270,15 +271,15 @@ def test_start_up_warns_when_liveness_is_off_and_refuses_without_the_mesh_when_o
     caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    from faceauth.composition import load_liveness
     from faceauth.domain import ConfigurationError
     from faceauth.model_zoo import registry
-    from faceauth.web.app import load_liveness
 
     assert Settings().liveness_required is True  # the default
-    with caplog.at_level(logging.WARNING, logger="faceauth.web.app"):
+    with caplog.at_level(logging.WARNING, logger="faceauth.composition"):
         assert load_liveness(Settings(data_dir=tmp_path), face_engine, mesh) is not None
     assert "FACEAUTH_LIVENESS_REQUIRED" not in caplog.text
-    with caplog.at_level(logging.WARNING, logger="faceauth.web.app"):
+    with caplog.at_level(logging.WARNING, logger="faceauth.composition"):
         assert (
             load_liveness(Settings(data_dir=tmp_path, liveness_required=False), face_engine, mesh) is not None
         )

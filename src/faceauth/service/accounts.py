@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import phonenumbers
@@ -95,7 +96,7 @@ def validate_registration(form: Registration, default_region: str) -> CleanRegis
     """Checks every field and raises ValidationFailed with one message per bad field."""
     errors: dict[str, str] = {}
     clean: dict[str, str] = {}
-    checks = {
+    checks: dict[str, Callable[[], str]] = {
         "name": lambda: validate_name(form.name),
         "username": lambda: validate_username(form.username),
         "email": lambda: validate_email_address(form.email),
