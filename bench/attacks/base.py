@@ -51,13 +51,14 @@ def script(
     turn_s: float = 1.25,
     blink_s: float = 0.4,
 ) -> list[Pose]:
-    """Neutral for a reaction time (0.6-1.0 s), then each move followed by 0.6-0.9 s of neutral."""
+    """Neutral for 1.4-1.8 s (a reaction time, and long enough that the stream's median yaw, the server's
+    neutral level, is frontal from the first chunk on), then each move followed by 0.6-0.9 s of neutral."""
     poses: list[Pose] = []
 
     def neutral(low_s: float, high_s: float) -> None:
         poses.extend(Pose(0.0, 0.0) for _ in range(max(1, round(rng.uniform(low_s, high_s) * fps))))
 
-    neutral(0.6, 1.0)
+    neutral(1.4, 1.8)
     for move in moves:
         if move == "blink":
             poses.extend(Pose(0.0, min(1.0, 1.3 * c)) for c in half_sine(1.0, max(3, round(blink_s * fps))))
