@@ -13,8 +13,9 @@ nothing that identifies the person), and ``judge_screen_light`` decides on the w
    ``min_response`` (log units per unit of screen colour: 0.01 is a 1 % change);
 2. ``correlation``: that movement follows the schedule in time (Pearson correlation of the observed and
    the expected chroma over the settled frames of every step) by at least ``min_correlation``;
-3. ``falloff``: it is stronger on the centre of the face (the nose ridge, facing the screen) than on the
-   outer cheeks (turned away from it): ``1 - outer / centre`` at least ``min_falloff``. A tint painted
+3. ``falloff``: it is stronger on the inner cheeks (below the eyes, facing the screen) than on the outer
+   cheeks (near the face's sides, turned away from it): ``1 - outer / inner`` at least ``min_falloff``.
+   (Not the nose: its flanks face sideways as much as the outer cheeks do.) A tint painted
    uniformly over the face region gives 0; an alpha-blended or added tint gives a negative falloff
    (darker regions change more, relatively); a lit convex face gives a positive one.
 
@@ -71,8 +72,9 @@ PALETTE: dict[str, Rgb] = {
 @dataclass(frozen=True)
 class LightSample:
     """What one frame shows of the light: mean linear RGB of five face regions and of the background.
-    Regions: the nose ridge (centre), each inner cheek (below the eye), each outer cheek (near the face's
-    side). ``background``: the frame's side strips beside the face; None when the face fills the frame."""
+    Regions: the nose ridge (centre; kept for a finer shading model), each inner cheek (below the eye),
+    each outer cheek (near the face's side). ``background``: the frame's side strips beside the face;
+    None when the face fills the frame."""
 
     centre: Rgb
     inner: tuple[Rgb, Rgb]
@@ -149,7 +151,7 @@ class ScreenLightPolicy:
     min_steps: int = 4  # steps with at least one settled, measured frame
     min_response: float = 0.01  # face-minus-background chroma gain, log units per unit of screen colour
     min_correlation: float = 0.6  # observed vs expected chroma over the settled frames
-    min_falloff: float = 0.05  # 1 - outer cheeks' response / nose ridge's response
+    min_falloff: float = 0.05  # 1 - outer cheeks' response / inner cheeks' response
     max_missing_share: float = 0.25  # frames without a sample (no face, no background) tolerated
 
 
@@ -166,17 +168,17 @@ class ScreenLightVerdict:
     reason: LightFailure | None
     correlation: float  # -1..1: the score
     response: float  # log units per unit of screen colour
-    falloff: float  # 1 - outer / centre response
+    falloff: float  # 1 - outer / inner cheeks' response
     frames_used: int
 
 
 def _chroma(log_rgb: np.ndarray) -> np.ndarray:
     """Each row's log RGB minus its mean over channels: a change of brightness (exposure) drops out."""
-    return log_rgb - log_rgb.mean(axis=-1, keepdims=True)
+    return np.asarray(log_rgb - log_rgb.mean(axis=-1, keepdims=True), dtype=np.float64)
 
 
 def _log(values: np.ndarray) -> np.ndarray:
-    return np.log(np.maximum(values, LOG_FLOOR))
+    return np.asarray(np.log(np.maximum(values, LOG_FLOOR)), dtype=np.float64)
 
 
 def _gain(observed: np.ndarray, expected: np.ndarray) -> float:
@@ -235,14 +237,12 @@ def judge_screen_light(
         face = _chroma(_log(np.asarray(regions, dtype=np.float64)))
         return _centred(face - background)
 
-    whole_face = response_of(
-        [np.mean([s.centre, *s.inner, *s.outer], axis=0) for _, s in rows]  # type: ignore[list-item]
-    )
+    whole_face = response_of([np.mean([s.centre, *s.inner, *s.outer], axis=0) for _, s in rows])
     response = _gain(whole_face, expected)
     correlation = _correlation(whole_face, expected)
-    centre = _gain(response_of([s.centre for _, s in rows]), expected)
+    inner = np.mean([_gain(response_of([s.inner[i] for _, s in rows]), expected) for i in (0, 1)])
     outer = np.mean([_gain(response_of([s.outer[i] for _, s in rows]), expected) for i in (0, 1)])
-    falloff = 1.0 - float(outer) / centre if centre > 0 else 0.0
+    falloff = 1.0 - float(outer) / float(inner) if inner > 0 else 0.0
     if response < policy.min_response:
         return failed(LightFailure.NO_RESPONSE, correlation, response, falloff)
     if correlation < policy.min_correlation:
@@ -256,4 +256,4 @@ def judge_screen_light(
 
 def _centred(values: np.ndarray) -> np.ndarray:
     """Each column minus its mean over time (over rows)."""
-    return values - values.mean(axis=0, keepdims=True)
+    return np.asarray(values - values.mean(axis=0, keepdims=True), dtype=np.float64)
