@@ -4,9 +4,6 @@ rendered genuine challenges. Skips when the photos or the face-mesh wheel are mi
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -25,9 +22,9 @@ from faceauth.vision.liveness import (
     default_signals,
 )
 from faceauth.vision.synthetic import challenge_frames
+from support.camera import compose_frame, photos_of
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "web"))
-from fake_camera import compose_frame, photos_of
+pytestmark = pytest.mark.e2e  # real models (see tests/conftest.py)
 
 POLICY = SequencePolicy()
 

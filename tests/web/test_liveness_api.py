@@ -16,7 +16,6 @@ from typing import Any
 import cv2
 import httpx
 import pytest
-from fake_camera import compose_frame, photos_of
 
 from faceauth.config import Settings
 from faceauth.model_zoo.registry import ModelNotFoundError
@@ -24,6 +23,9 @@ from faceauth.vision.engine import FaceEngine
 from faceauth.vision.landmarks import FaceMesh
 from faceauth.vision.synthetic import challenge_frames
 from support import LiveServer, serve_in_thread
+from support.camera import compose_frame, photos_of
+
+pytestmark = pytest.mark.e2e  # real models (see tests/conftest.py)
 
 PASSWORD = "violet kettle on mars"
 
@@ -40,9 +42,6 @@ def mesh() -> FaceMesh:
 def server(
     tmp_path_factory: pytest.TempPathFactory, face_engine: FaceEngine, mesh: FaceMesh
 ) -> Iterator[LiveServer]:
-    from faceauth.composition import load_vision
-    from faceauth.web.app import create_app
-
     data_dir = tmp_path_factory.mktemp("liveness-server")
     settings = Settings(
         env="development",
@@ -52,7 +51,7 @@ def server(
         liveness_required=True,
         liveness_moves=("turn_left", "turn_right"),
     )
-    with serve_in_thread(create_app(settings, load_vision(settings, face_engine, mesh)), settings) as server:
+    with serve_in_thread(settings, face_engine, mesh) as server:
         yield server
 
 
