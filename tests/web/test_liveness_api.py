@@ -247,22 +247,6 @@ def test_failed_challenges_count_towards_the_face_lock_out(client: httpx.Client,
     assert int(response.headers["Retry-After"]) > 0
 
 
-def test_malformed_challenge_requests(client: httpx.Client) -> None:
-    token = account_token(client, "malformed")
-    assert (
-        client.post("/api/v1/liveness/challenges", json={"purpose": "lunch"}, headers=auth(token)).status_code
-        == 422
-    )
-    assert client.post("/api/v1/liveness/challenges", json={}).status_code == 401
-    response = client.post("/api/v1/face/verify", json={"challenge_id": 12}, headers=auth(token))
-    assert response.status_code == 422
-    response = client.post(
-        "/api/v1/face/verify", json={"challenge_id": "x", "frames": []}, headers=auth(token)
-    )
-    assert response.status_code == 422
-    assert Path(__file__).is_file()
-
-
 def test_start_up_warns_when_liveness_is_off_and_refuses_without_the_mesh_when_on(
     face_engine: FaceEngine,
     mesh: FaceMesh,
