@@ -375,30 +375,34 @@ def test_deleting_the_face_and_then_the_account(
 def test_server_answers_other_requests_while_a_verification_runs(
     client: httpx.Client, enrolled: Account, cast: Cast, live_server: LiveServer
 ) -> None:
+    """Inference runs off the event loop: health checks are answered, start to finish, while a
+    verification is in flight. An order of events, not a latency bound (bench/ measures those): a
+    blocked loop would answer none of them before the verification's own answer."""
     token = login(client, enrolled)["access_token"]
     frames = burst(cast.login, live_server.settings.max_frames)
     timings: dict[str, float] = {}
 
     def long_verification() -> None:
-        timings["start"] = time.monotonic()
         with httpx.Client(base_url=live_server.base_url, timeout=120) as other:
+            timings["start"] = time.monotonic()
             other.post("/api/v1/face/verify", json={"frames": b64(frames)}, headers=bearer(token))
-        timings["end"] = time.monotonic()
+            timings["end"] = time.monotonic()
 
     thread = threading.Thread(target=long_verification)
     thread.start()
-    health_latencies = []
+    health_checks = []
     while thread.is_alive():
         started = time.monotonic()
         assert client.get("/healthz").status_code == 200
-        health_latencies.append((started, time.monotonic() - started))
+        health_checks.append((started, time.monotonic()))
         time.sleep(0.02)
     thread.join()
-    during = [
-        latency for started, latency in health_latencies if timings["start"] + 0.2 < started < timings["end"]
+    answered_during = [
+        (started, finished)
+        for started, finished in health_checks
+        if timings["start"] < started and finished < timings["end"]
     ]
-    assert during, "the verification finished too quickly to observe"
-    assert max(during) < 0.25
+    assert len(answered_during) >= 2, (timings, health_checks[:5])
 
 
 def test_oversized_frames_in_bytes_or_pixels_are_refused(
