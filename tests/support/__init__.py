@@ -13,6 +13,7 @@ every helper that would do so fail the test that asked, unless its module is mar
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -170,7 +171,11 @@ def settings_from_environment(environment: dict[str, str]) -> Settings:
     """The settings a server started with ``environment`` reads (FACEAUTH_* variables)."""
     prefix = "FACEAUTH_"
     values = {k[len(prefix) :].lower(): v for k, v in environment.items() if k.startswith(prefix)}
-    known = {name: value for name, value in values.items() if name in Settings.model_fields}
+    known: dict[str, object] = {
+        name: json.loads(value) if value[:1] in "[{" else value  # lists come JSON-encoded, as in env
+        for name, value in values.items()
+        if name in Settings.model_fields
+    }
     return Settings(**known)  # type: ignore[arg-type]
 
 
