@@ -40,6 +40,8 @@ def home(request: Request, services: ServicesDep) -> Response:
 @router.get("/static/{path:path}")
 def static_file(path: str) -> Response:
     """The pages' own CSS, script and icon, served locally (no CDN)."""
+    if "\x00" in path:  # the file system refuses it (ValueError): no such file
+        raise StarletteHTTPException(status_code=404)
     candidate = (STATIC_DIR / path).resolve()
     if not candidate.is_relative_to(STATIC_DIR) or not candidate.is_file():
         raise StarletteHTTPException(status_code=404)
