@@ -14,6 +14,7 @@ from faceauth.config import Settings, get_settings
 from faceauth.domain import FaceAuthError
 
 if TYPE_CHECKING:
+    from faceauth.storage.interface import StorageBackend
     from faceauth.vision.engine import FaceEngine
 
 logger = logging.getLogger(__name__)
@@ -182,10 +183,19 @@ def cmd_events(args: argparse.Namespace) -> int:
                 return 2
             user_id = user.id
         events = storage.list_events(user_id=user_id, limit=args.limit)
+        usernames = _usernames(storage, {e.user_id for e in events if e.user_id is not None})
     finally:
         storage.close()
     if args.json:
-        print(json.dumps([{**event_json(event), "user_id": event.user_id} for event in events], indent=2))
+        print(
+            json.dumps(
+                [
+                    {**event_json(e), "user_id": e.user_id, "username": usernames.get(e.user_id or 0)}
+                    for e in events
+                ],
+                indent=2,
+            )
+        )
         return 0
     for event in events:
         outcome = "ok" if event.success else "FAILED"
@@ -193,10 +203,20 @@ def cmd_events(args: argparse.Namespace) -> int:
         detail = f" ({event.detail})" if event.detail else ""
         print(
             f"{event.created_at.isoformat(timespec='seconds')} {event.kind:<16} {outcome:<6}"
-            f" user={event.user_id if event.user_id is not None else '-'}"
+            f" user={usernames.get(event.user_id or 0, '-')}"
             f" client={event.client or '-'}{score}{detail}"
         )
     return 0
+
+
+def _usernames(storage: StorageBackend, user_ids: set[int]) -> dict[int, str]:
+    """Username of each id that still has an account (a deleted account's events are unlinked)."""
+    found = {}
+    for user_id in user_ids:
+        user = storage.get_user(user_id)
+        if user is not None:
+            found[user_id] = user.username
+    return found
 
 
 def build_parser() -> argparse.ArgumentParser:
