@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import logging
 import sys
@@ -32,13 +33,22 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from faceauth.vision.matching import cosine_similarity
 
     settings = get_settings()
+    images = []
+    for name in (args.image_a, args.image_b):  # before the models load: a typo fails at once
+        try:
+            images.append((name, Path(name).read_bytes()))
+        except OSError as error:
+            print(f"faceauth compare: cannot read {name}: {error.strerror or error}", file=sys.stderr)
+            return 2
     engine = _load_engine(settings)
-    try:
-        first = engine.embed_image(Path(args.image_a).read_bytes(), largest_face=True)
-        second = engine.embed_image(Path(args.image_b).read_bytes(), largest_face=True)
-    except FaceAuthError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    embeddings = []
+    for name, data in images:
+        try:
+            embeddings.append(engine.embed_image(data, largest_face=True))
+        except FaceAuthError as error:
+            print(f"faceauth compare: {name}: {error}", file=sys.stderr)
+            return 2
+    first, second = embeddings
     similarity = cosine_similarity(first, second)
     result = {
         "similarity": round(similarity, 4),
@@ -61,12 +71,31 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     csv_path = Path(args.images_csv)
-    images = evaluation.read_images_csv(csv_path, Path(args.root) if args.root else None)
+    try:
+        images = evaluation.read_images_csv(csv_path, Path(args.root) if args.root else None)
+    except OSError as error:
+        print(f"faceauth eval: cannot read {csv_path}: {error.strerror or error}", file=sys.stderr)
+        return 2
+    except (ValueError, TypeError, csv.Error) as error:  # wrong columns, short rows, not a CSV
+        print(f"faceauth eval: {csv_path}: {error}", file=sys.stderr)
+        return 2
+    missing = [image.path for image in images if not image.path.is_file()]
+    if not images or len(missing) == len(images):
+        where = f"; e.g. {missing[0]} does not exist (wrong --root?)" if missing else ""
+        print(f"faceauth eval: no image of {csv_path} can be found{where}", file=sys.stderr)
+        return 2
+    if missing:
+        print(f"faceauth eval: {len(missing)} of {len(images)} images do not exist, e.g. {missing[0]}", file=sys.stderr)
     engine = _load_engine(settings)
     with tqdm(total=len(images), desc="embedding", unit="img", file=sys.stderr) as bar:
         embedded = evaluation.embed_images(
             images, lambda data: engine.embed_image(data, largest_face=True), progress=lambda: bar.update()
         )
+    if not embedded.embeddings:
+        print(f"faceauth eval: no usable face in any of the {len(images)} images", file=sys.stderr)
+        return 1
+    if embedded.failed:
+        print(f"faceauth eval: no usable face in {len(embedded.failed)} images, e.g. {embedded.failed[0]}", file=sys.stderr)
     scores = evaluation.pair_scores(embedded, max_impostor_pairs=args.max_impostor_pairs)
     report = evaluation.summarise(embedded, scores, settings.match_threshold, len(images))
     text = json.dumps(report, indent=2)
@@ -76,6 +105,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.plot and len(scores.genuine) and len(scores.impostor):
         evaluation.plot_report(scores, settings.match_threshold, Path(args.plot))
         print(f"plot written to {args.plot}", file=sys.stderr)
+    elif args.plot:
+        print("faceauth eval: no plot: it needs genuine and impostor pairs", file=sys.stderr)
     return 0
 
 
