@@ -110,6 +110,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def listening_line(host: str, port: int) -> str:
+    """What ``serve`` prints for a person to click: a wildcard address gets the loopback URL
+    (``0.0.0.0`` is no address a browser can open), and says it listens on every address."""
+    wildcard = {"0.0.0.0": "127.0.0.1", "::": "[::1]", "": "127.0.0.1"}
+    if host in wildcard:
+        shown = "all IPv6 addresses" if host == "::" else "all IPv4 addresses"
+        return f"faceauth: listening on http://{wildcard[host]}:{port} ({shown}: {host or '0.0.0.0'}:{port})"
+    return f"faceauth: listening on http://{f'[{host}]' if ':' in host else host}:{port}"
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """The web app and JSON API under uvicorn. Secrets and the schema are checked (and, in
     development mode, keys generated and migrations applied) once here, before any worker starts."""
@@ -124,6 +134,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except FaceAuthError as error:
         print(f"faceauth serve: {error}", file=sys.stderr)
         return 2
+    print(listening_line(args.host, args.port), flush=True)
     uvicorn.run(
         "faceauth.web.app:create_app",
         factory=True,

@@ -118,3 +118,12 @@ def test_eval_on_a_csv_without_the_columns_says_which(cli_data_dir: Path, tmp_pa
     assert "needs the columns path,identity" in result.stderr and "Traceback" not in result.stderr
     absent = run(["eval", "--images-csv", str(tmp_path / "absent.csv")], cli_data_dir)
     assert absent.returncode == 2 and "cannot read" in absent.stderr and "Traceback" not in absent.stderr
+
+
+def test_serve_prints_a_url_a_person_can_open() -> None:
+    from faceauth.cli import listening_line
+
+    assert listening_line("127.0.0.1", 8000) == "faceauth: listening on http://127.0.0.1:8000"
+    everywhere = listening_line("0.0.0.0", 8000)
+    assert "http://127.0.0.1:8000 " in everywhere and "0.0.0.0:8000" in everywhere
+    assert "http://[::1]:8080 " in listening_line("::", 8080)
