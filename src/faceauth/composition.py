@@ -13,6 +13,7 @@ from faceauth.config import Settings
 from faceauth.domain import ConfigurationError
 from faceauth.service.accounts import AccountService
 from faceauth.service.apps import AppService
+from faceauth.service.devices import DeviceService
 from faceauth.service.face_login import FaceLoginService
 from faceauth.service.faces import BurstEmbedder, FaceService
 from faceauth.service.liveness import LivenessService
@@ -110,12 +111,14 @@ def build_services(settings: Settings, stores: Stores, vision: VisionModels) -> 
     storage = stores.storage
     abuse_store = stores.abuse
     lockouts = LockoutService(abuse_store, settings)
-    tokens = TokenService(resolve_secret_key(settings), storage, settings)
+    secret_key = resolve_secret_key(settings)
+    tokens = TokenService(secret_key, storage, settings)
+    devices = DeviceService(secret_key, settings)
     faces = FaceService(vision.engine, storage, TemplateCipher.from_settings(settings), settings, lockouts)
     liveness = LivenessService(vision.liveness, stores.challenges, storage, settings)
     return Services(
         settings=settings,
-        accounts=AccountService(storage, settings, lockouts),
+        accounts=AccountService(storage, settings, lockouts, devices),
         tokens=tokens,
         faces=faces,
         face_login=FaceLoginService(faces, liveness, tokens, settings),
@@ -123,4 +126,5 @@ def build_services(settings: Settings, stores: Stores, vision: VisionModels) -> 
         apps=AppService(storage),
         privacy=PrivacyService(storage),
         rate_limits=RateLimitService(abuse_store, settings),
+        devices=devices,
     )

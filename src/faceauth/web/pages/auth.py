@@ -16,6 +16,7 @@ from faceauth.web.client_ip import client_ip
 from faceauth.web.csrf import renew_csrf_token
 from faceauth.web.deps import TOKEN_COOKIE, CsrfChecked, ServicesDep
 from faceauth.web.pages.rendering import (
+    DEVICE_COOKIE,
     STATIC_DIR,
     clear_token_cookie,
     friendly_field_errors,
@@ -100,7 +101,9 @@ def login(
     request: Request, services: ServicesDep, login: FormField = "", password: FormField = ""
 ) -> Response:
     try:
-        user = services.accounts.authenticate(login, password, client=client_ip(request))
+        user = services.accounts.authenticate(
+            login, password, client=client_ip(request), device_token=request.cookies.get(DEVICE_COOKIE)
+        )
     except InvalidCredentials:
         context = {
             "values": {"login": login},

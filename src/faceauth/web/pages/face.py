@@ -22,7 +22,7 @@ from faceauth.web.deps import ClientDep, CurrentCaller, ServicesDep
 from faceauth.web.face_input import FaceInputDep
 from faceauth.web.inference import run_inference
 from faceauth.web.pages.errors import RedirectToError
-from faceauth.web.pages.rendering import render, set_token_cookie
+from faceauth.web.pages.rendering import render, set_device_cookie, set_token_cookie
 from faceauth.web.pages.routing import PageRoute
 from faceauth.web.status_codes import rejections_json
 
@@ -111,6 +111,8 @@ async def verify(
     message = f"Welcome, {user.name or user.username}! Opening your applications…"
     response = capture_answer(True, message, result.frames_rejected, redirect="/apps")
     set_token_cookie(request, response, verified.token)
+    # this browser is now a known device of the account: exempt from the per-account password lock
+    set_device_cookie(request, response, services.devices.issue(user.id), services.devices.max_age)
     return response
 
 
