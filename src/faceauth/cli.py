@@ -85,7 +85,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(f"faceauth eval: no image of {csv_path} can be found{where}", file=sys.stderr)
         return 2
     if missing:
-        print(f"faceauth eval: {len(missing)} of {len(images)} images do not exist, e.g. {missing[0]}", file=sys.stderr)
+        print(
+            f"faceauth eval: {len(missing)} of {len(images)} images do not exist, e.g. {missing[0]}",
+            file=sys.stderr,
+        )
     engine = _load_engine(settings)
     with tqdm(total=len(images), desc="embedding", unit="img", file=sys.stderr) as bar:
         embedded = evaluation.embed_images(
@@ -95,7 +98,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(f"faceauth eval: no usable face in any of the {len(images)} images", file=sys.stderr)
         return 1
     if embedded.failed:
-        print(f"faceauth eval: no usable face in {len(embedded.failed)} images, e.g. {embedded.failed[0]}", file=sys.stderr)
+        print(
+            f"faceauth eval: no usable face in {len(embedded.failed)} images, e.g. {embedded.failed[0]}",
+            file=sys.stderr,
+        )
     scores = evaluation.pair_scores(embedded, max_impostor_pairs=args.max_impostor_pairs)
     report = evaluation.summarise(embedded, scores, settings.match_threshold, len(images))
     text = json.dumps(report, indent=2)

@@ -102,7 +102,9 @@ def test_compare_names_the_image_without_a_face(data_root: Path, cli_data_dir: P
     assert f"{no_face}: " in result.stderr and "face" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_eval_on_a_wrong_folder_says_why_and_fails(data_root: Path, cli_data_dir: Path, tmp_path: Path) -> None:
+def test_eval_on_a_wrong_folder_says_why_and_fails(
+    data_root: Path, cli_data_dir: Path, tmp_path: Path
+) -> None:
     csv_file = data_root / "faces" / "deepface_tests" / "images.csv"
     result = run(["eval", "--images-csv", str(csv_file), "--root", str(tmp_path)], cli_data_dir)
     assert result.returncode == 2

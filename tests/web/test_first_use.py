@@ -25,10 +25,10 @@ pytest.importorskip("playwright.sync_api", reason="the playwright package is not
 from browser_support import LiveServer, free_port, server_environment
 from fake_camera import build_challenge_video, photos_of
 from playwright.sync_api import expect
-from support import shared_data_root
-from test_browser import PERSON, Account, chromium_page, log_in, log_out, register
+from test_browser import PERSON, Account, _skip_unless_ready, chromium_page, log_in, log_out, register
 from test_browser_liveness import LIVENESS_ENV, _skip_without_mesh, do_challenge
-from test_browser import _skip_unless_ready
+
+from support import shared_data_root
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 

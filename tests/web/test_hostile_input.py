@@ -144,7 +144,9 @@ def test_every_json_endpoint_answers_hostile_bodies_with_a_4xx(client: TestClien
     # a well-formed challenge request reaches the service, which has no liveness analyzer here (503)
     no_analyzer = ("POST", "/api/v1/liveness/challenges")
     server_errors = {
-        key: code for key, code in answers.items() if code >= 500 and not (key[:2] == no_analyzer and code == 503)
+        key: code
+        for key, code in answers.items()
+        if code >= 500 and not (key[:2] == no_analyzer and code == 503)
     }
     assert not server_errors
     # what the probe found: nested JSON to verify and to a challenge's frames must be refused

@@ -192,7 +192,9 @@ class AccountService:
             raise InvalidCredentials()
         self.lockouts.succeed(attempt, clear=[rules[0].key])  # this address's failures, not the account's
         detail = "known device" if device is not None else None
-        self.storage.record_event("login_password", success=True, user_id=user.id, client=client, detail=detail)
+        self.storage.record_event(
+            "login_password", success=True, user_id=user.id, client=client, detail=detail
+        )
         return user
 
     def get(self, user_id: int) -> User | None:

@@ -8,6 +8,7 @@ have meant it, and the warning says how to fix it)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import stat
@@ -39,10 +40,8 @@ def create_private_files(settings: Settings) -> None:
     database = sqlite_path(settings.resolved_database_url)
     if database is not None:
         _make_private_dir(database.parent)
-        try:
+        with contextlib.suppress(FileExistsError):
             os.close(os.open(database, os.O_CREAT | os.O_EXCL | os.O_WRONLY, PRIVATE_FILE_MODE))
-        except FileExistsError:
-            pass
 
 
 def exposed_files(settings: Settings) -> list[str]:

@@ -103,9 +103,7 @@ async def verify(
         return capture_failure(error, face)
     result = verified.result  # no score in the answer (see schemas.VerifyResponse)
     if verified.token is None:
-        message = (
-            "Your face did not match the enrolled one. Face the camera in good light and try again."
-        )
+        message = "Your face did not match the enrolled one. Face the camera in good light and try again."
         return capture_answer(False, message, result.frames_rejected, status_code=401)
     user = caller.user
     message = f"Welcome, {user.name or user.username}! Opening your applications…"
