@@ -111,9 +111,8 @@ def build_services(settings: Settings, stores: Stores, vision: VisionModels) -> 
     storage = stores.storage
     abuse_store = stores.abuse
     lockouts = LockoutService(abuse_store, settings)
-    secret_key = resolve_secret_key(settings)
-    tokens = TokenService(secret_key, storage, settings)
-    devices = DeviceService(secret_key, settings)
+    devices = DeviceService(resolve_secret_key(settings), settings)
+    tokens = TokenService(resolve_secret_key(settings), storage, settings)
     faces = FaceService(vision.engine, storage, TemplateCipher.from_settings(settings), settings, lockouts)
     liveness = LivenessService(vision.liveness, stores.challenges, storage, settings)
     return Services(
