@@ -90,6 +90,14 @@ class FaceLoginService:
         user_id = claims.user_id
         frames = self._burst(user_id, face, ChallengePurpose.VERIFY, client)
         result = self.faces.verify(user_id, frames, client)
+        # the score stays on the server (log and audit log): a client given it could hill-climb
+        logger.info(
+            "face verification of user %d: similarity %.4f, threshold %.4f, %s",
+            user_id,
+            result.match.similarity,
+            result.match.threshold,
+            "match" if result.verified else "no match",
+        )
         if not result.verified:
             return FaceVerified(result, _pictures(frames), token=None)
         issued = self.tokens.issue(user_id, Stage.FULL)
