@@ -1,4 +1,4 @@
-"""The ``faceauth`` command line: serve, compare, eval, db, keys, events."""
+"""The ``faceauth`` command line: serve, compare, eval, db, keys, events, clients, oidc."""
 
 from __future__ import annotations
 
@@ -246,6 +246,10 @@ def build_parser() -> argparse.ArgumentParser:
     events.add_argument("--limit", type=int, default=50, help="at most this many events (default 50)")
     events.add_argument("--json", action="store_true", help="print JSON")
     events.set_defaults(handler=cmd_events)
+
+    from faceauth import cli_oidc  # faceauth clients ..., faceauth oidc rotate-key
+
+    cli_oidc.add_commands(commands)
     return parser
 
 

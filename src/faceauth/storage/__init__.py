@@ -3,6 +3,7 @@
 from faceauth.storage import (
     abuse,  # noqa: F401  (registers the abuse tables with Base.metadata)
     challenges,  # noqa: F401  (registers the liveness tables: migration 0003)
+    oidc_tables,  # noqa: F401  (registers the OpenID Connect tables: migration 0004)
 )
 from faceauth.storage.repository import AuditEvent, Storage, StoredTemplate, create_database_engine
 

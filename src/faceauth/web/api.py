@@ -297,7 +297,7 @@ async def verify_face(
     )
     if not result.verified:
         return JSONResponse(body.model_dump(exclude_none=True), status_code=status.HTTP_401_UNAUTHORIZED)
-    issued = services.tokens.issue(session.user.id, Stage.FULL)
+    issued = services.tokens.issue(session.user.id, Stage.FULL, liveness=face.liveness_checked)
     if session.stage is Stage.PASSWORD:
         services.tokens.revoke(session.claims)  # the password-stage token has done its job
     body.access_token = issued.token

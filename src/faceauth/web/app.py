@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 import faceauth
 from faceauth.config import Settings, get_settings
 from faceauth.domain import RequestTooLarge
+from faceauth.oidc_composition import build_oidc
 from faceauth.service.accounts import AccountService
 from faceauth.service.apps import AppService
 from faceauth.service.faces import BurstEmbedder, FaceService
@@ -29,7 +30,7 @@ from faceauth.storage import Storage, migrate
 from faceauth.storage.challenges import challenge_store_for
 from faceauth.storage.crypto import TemplateCipher
 from faceauth.storage.keys import check_production_settings, resolve_secret_key
-from faceauth.web import account_api, api, liveness_api, pages
+from faceauth.web import account_api, api, liveness_api, oidc, pages
 from faceauth.web.deps import Services
 from faceauth.web.errors import register_error_handlers
 from faceauth.web.ratelimit import RateLimit
@@ -114,16 +115,19 @@ def create_app(
                 face_engine = await anyio.to_thread.run_sync(load_engine, settings)
             analyzer = await anyio.to_thread.run_sync(load_liveness, settings, face_engine, mesh)
             app.state.services = build_services(settings, storage, face_engine, analyzer)
+            app.state.oidc = build_oidc(settings, storage)
             storage.purge_expired_revocations()
             logger.info("faceauth ready (%s mode)", settings.env)
             yield
         finally:
             app.state.services = None
+            app.state.oidc = None
             storage.close()
 
     app = FastAPI(title="faceauth", version=faceauth.__version__, lifespan=lifespan)
     app.state.settings = settings
     app.state.services = None
+    app.state.oidc = None
     app.state.html_error_renderer = getattr(pages, "render_error", None)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(RateLimit, settings=settings)  # before the body is read
@@ -132,6 +136,8 @@ def create_app(
     app.include_router(api.router)
     app.include_router(account_api.router)
     app.include_router(liveness_api.router)
+    app.include_router(oidc.protocol)
+    app.include_router(oidc.pages)
     app.include_router(pages.router)
 
     @app.get("/healthz", tags=["health"])

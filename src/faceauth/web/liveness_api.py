@@ -101,6 +101,11 @@ class FaceInput:
     frames: list[bytes] | BurstEmbeddings
     count: int  # pictures: frames posted, or challenge frames usable for matching
 
+    @property
+    def liveness_checked(self) -> bool:
+        """The frames come from a spent (passed) liveness challenge."""
+        return isinstance(self.frames, BurstEmbeddings)
+
 
 async def face_input(
     request: Request, services: Services, user_id: int, purpose: ChallengePurpose, client: str | None

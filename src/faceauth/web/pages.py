@@ -55,6 +55,7 @@ from faceauth.domain import (
 from faceauth.service.accounts import Registration
 from faceauth.service.liveness import ChallengePurpose
 from faceauth.service.tokens import IssuedToken, Stage, TokenClaims
+from faceauth.web import oidc_sign_in
 from faceauth.web.api import run_inference
 from faceauth.web.deps import CSRF_COOKIE, CSRF_HEADER, TOKEN_COOKIE, Services, client_address
 from faceauth.web.errors import rejections_json, status_code_for
@@ -99,6 +100,7 @@ NOTICES = {
     "face-deleted": "Your face template has been deleted. You will enroll again at your next login.",
     "app-added": "Application added.",
     "app-removed": "Application removed.",
+    "signed-in-app-revoked": "Access withdrawn: the application's tokens are revoked.",
 }
 
 FIELD_LABELS = {
@@ -514,8 +516,8 @@ def register_form_again(
 def login_page(request: Request) -> Response:
     services = services_of(request)
     viewer = current_viewer(request, services)
-    if viewer is not None and viewer.is_full:
-        return redirect("/apps")
+    if viewer is not None and viewer.is_full and oidc_sign_in.return_url(request) is None:
+        return redirect("/apps")  # unless an OpenID Connect sign-in asks for a fresh login
     return render(request, "login.html", active="login")
 
 
@@ -662,11 +664,12 @@ async def verify(request: Request) -> Response:
             "Face the camera in good light and try again."
         )
         return capture_answer(False, message, result.frames_rejected, status_code=401, **scores)
-    issued = services.tokens.issue(viewer.user.id, Stage.FULL)
+    issued = services.tokens.issue(viewer.user.id, Stage.FULL, liveness=face.liveness_checked)
     if not viewer.is_full:
         services.tokens.revoke(viewer.claims)
     message = f"Welcome, {viewer.name or viewer.username}! Opening your applications…"
-    response = capture_answer(True, message, result.frames_rejected, redirect="/apps", **scores)
+    next_url = oidc_sign_in.return_url(request) or "/apps"  # back to a pending OpenID Connect sign-in
+    response = capture_answer(True, message, result.frames_rejected, redirect=next_url, **scores)
     set_token_cookie(request, response, issued)
     return response
 
@@ -708,7 +711,11 @@ def apps_page_response(
     context: Mapping[str, Any] | None = None,
     status_code: int = 200,
 ) -> Response:
-    full_context = {"apps": services.apps.list(viewer.user.id), **(context or {})}
+    full_context = {
+        "apps": services.apps.list(viewer.user.id),
+        "signed_in_apps": oidc_sign_in.signed_in_apps(request, viewer.user.id),
+        **(context or {}),
+    }
     return render(request, "apps.html", full_context, status_code=status_code, active="apps")
 
 
