@@ -84,7 +84,7 @@ class TokenService:
             "exp": claims.expires_at,
         }
         if full:
-            payload["auth_time"] = claims.issued_at
+            payload["auth_time"] = int(claims.issued_at.timestamp())
             payload["liveness"] = claims.liveness
         return IssuedToken(jwt.encode(payload, self._secret_key, algorithm=ALGORITHM), claims)
 
