@@ -67,7 +67,9 @@ def make_world(storage: Storage, settings: Settings) -> World:
     confidential = oidc.clients.add("Wiki", [REDIRECT])
     public = oidc.clients.add("SPA", [REDIRECT], public=True)
     assert confidential.secret is not None
-    return World(oidc, storage, user, confidential.client.client_id, confidential.secret, public.client.client_id)
+    return World(
+        oidc, storage, user, confidential.client.client_id, confidential.secret, public.client.client_id
+    )
 
 
 def pkce() -> tuple[str, str]:
@@ -130,7 +132,9 @@ def verify_id_token(world: World, id_token: str, client_id: str) -> dict[str, An
     keys = jwt.PyJWKSet.from_dict(world.oidc.provider.public_jwks())
     kid = jwt.get_unverified_header(id_token)["kid"]
     key = next(k for k in keys.keys if k.key_id == kid)
-    claims: dict[str, Any] = jwt.decode(id_token, key, algorithms=["RS256"], audience=client_id, issuer=ISSUER)
+    claims: dict[str, Any] = jwt.decode(
+        id_token, key, algorithms=["RS256"], audience=client_id, issuer=ISSUER
+    )
     return claims
 
 
@@ -158,7 +162,9 @@ def test_code_flow_gives_signed_id_token_with_face_claims(world: World) -> None:
         "email": "ada@example.com", "email_verified": False,
     }  # fmt: skip
     # Consent is remembered: the next request for the same scopes gives a code at once.
-    again = world.oidc.provider.authorize(authorize_request(world.client_id, challenge), world.session(), None)
+    again = world.oidc.provider.authorize(
+        authorize_request(world.client_id, challenge), world.session(), None
+    )
     assert "code" in redirect_params(again)
     [app] = world.oidc.provider.signed_in_apps(world.user.id)
     assert app.name == "Wiki" and set(app.scopes) == {"openid", "profile", "email"}
@@ -191,7 +197,9 @@ def test_no_session_or_password_stage_only_needs_login(world: World) -> None:
 
 def test_prompt_none_without_session_is_login_required(world: World) -> None:
     _, challenge = pkce()
-    outcome = world.oidc.provider.authorize(authorize_request(world.client_id, challenge, prompt="none"), None, None)
+    outcome = world.oidc.provider.authorize(
+        authorize_request(world.client_id, challenge, prompt="none"), None, None
+    )
     assert redirect_params(outcome)["error"] == "login_required"
 
 
@@ -212,7 +220,10 @@ def test_max_age_sends_an_older_session_back_to_login(world: World) -> None:
     assert isinstance(world.oidc.provider.authorize(request, world.session(age_s=120), None), NeedLogin)
     assert isinstance(world.oidc.provider.authorize(request, world.session(age_s=10), None), NeedConsent)
     bad = authorize_request(world.client_id, challenge, max_age="soon")
-    assert redirect_params(world.oidc.provider.authorize(bad, world.session(), None))["error"] == "invalid_request"
+    assert (
+        redirect_params(world.oidc.provider.authorize(bad, world.session(), None))["error"]
+        == "invalid_request"
+    )
 
 
 def test_liveness_acr_needs_a_liveness_session(
@@ -252,13 +263,19 @@ def test_pkce_s256_is_required(world: World) -> None:
     missing = world.oidc.provider.authorize(authorize_request(world.client_id, None), world.session(), None)
     assert redirect_params(missing)["error"] == "invalid_request"
     plain = authorize_request(world.client_id, challenge, code_challenge_method="plain")
-    assert redirect_params(world.oidc.provider.authorize(plain, world.session(), None))["error"] == "invalid_request"
+    assert (
+        redirect_params(world.oidc.provider.authorize(plain, world.session(), None))["error"]
+        == "invalid_request"
+    )
 
 
 def test_openid_scope_required_and_implicit_refused(world: World) -> None:
     _, challenge = pkce()
     no_openid = authorize_request(world.client_id, challenge, scope="profile")
-    assert redirect_params(world.oidc.provider.authorize(no_openid, world.session(), None))["error"] == "invalid_scope"
+    assert (
+        redirect_params(world.oidc.provider.authorize(no_openid, world.session(), None))["error"]
+        == "invalid_scope"
+    )
     implicit = authorize_request(world.client_id, challenge, response_type="id_token token")
     assert redirect_params(world.oidc.provider.authorize(implicit, world.session(), None))["error"] in {
         "unsupported_response_type", "unauthorized_client",
@@ -267,7 +284,9 @@ def test_openid_scope_required_and_implicit_refused(world: World) -> None:
 
 def test_denied_consent_gives_access_denied(world: World) -> None:
     _, challenge = pkce()
-    outcome = world.oidc.provider.decide(authorize_request(world.client_id, challenge), world.session(), None, allow=False)
+    outcome = world.oidc.provider.decide(
+        authorize_request(world.client_id, challenge), world.session(), None, allow=False
+    )
     params = redirect_params(outcome)
     assert params["error"] == "access_denied" and "code" not in params
 
@@ -276,7 +295,10 @@ def test_reused_nonce_is_refused(world: World) -> None:
     _, challenge = pkce()
     get_code(world, authorize_request(world.client_id, challenge, nonce="same-nonce"))
     again = authorize_request(world.client_id, challenge, nonce="same-nonce")
-    assert redirect_params(world.oidc.provider.decide(again, world.session(), None, allow=True))["error"] == "invalid_request"
+    assert (
+        redirect_params(world.oidc.provider.decide(again, world.session(), None, allow=True))["error"]
+        == "invalid_request"
+    )
 
 
 # --- codes: single use, short-lived, bound ----------------------------------------------------------
@@ -299,7 +321,9 @@ def test_code_is_bound_to_verifier_client_and_redirect_uri(world: World) -> None
     verifier, challenge = pkce()
     wrong_verifier = redeem(world, get_code(world, authorize_request(world.client_id, challenge)), pkce()[0])
     assert wrong_verifier.body["error"] == "invalid_grant"
-    other_client = redeem(world, get_code(world, authorize_request(world.client_id, challenge)), verifier, world.public_id)
+    other_client = redeem(
+        world, get_code(world, authorize_request(world.client_id, challenge)), verifier, world.public_id
+    )
     assert other_client.body["error"] == "invalid_grant"
     code = get_code(world, authorize_request(world.client_id, challenge))
     form = {
@@ -308,7 +332,10 @@ def test_code_is_bound_to_verifier_client_and_redirect_uri(world: World) -> None
     }  # fmt: skip
     assert world.oidc.provider.token(form_request("/oauth2/token", form)).body["error"] == "invalid_grant"
     wrong_secret = {**form, "redirect_uri": REDIRECT, "client_secret": "guess"}
-    assert world.oidc.provider.token(form_request("/oauth2/token", wrong_secret)).body["error"] == "invalid_client"
+    assert (
+        world.oidc.provider.token(form_request("/oauth2/token", wrong_secret)).body["error"]
+        == "invalid_client"
+    )
 
 
 def test_expired_code_is_refused(storage: Storage, settings_factory: Callable[..., Settings]) -> None:
@@ -334,7 +361,9 @@ def test_revocation_endpoint_and_dashboard_revoke_tokens(world: World) -> None:
     with pytest.raises(Exception, match="revoked"):
         world.oidc.provider.userinfo(second["access_token"], ISSUER)
     assert world.oidc.provider.signed_in_apps(world.user.id) == []
-    again = world.oidc.provider.authorize(authorize_request(world.client_id, challenge), world.session(), None)
+    again = world.oidc.provider.authorize(
+        authorize_request(world.client_id, challenge), world.session(), None
+    )
     assert isinstance(again, NeedConsent)  # consent has to be given again
 
 
@@ -370,5 +399,7 @@ def test_sealed_sign_in_cannot_be_forged(world: World) -> None:
     assert sealed is not None
     opened = sign_ins.open(sealed)
     assert opened is not None and opened.query == "client_id=x&prompt=login"
-    forged = jwt.encode({"aud": "faceauth-oidc-sign-in", "q": "x", "iat": 0, "exp": 2**31}, "guess" * 8, algorithm="HS256")
+    forged = jwt.encode(
+        {"aud": "faceauth-oidc-sign-in", "q": "x", "iat": 0, "exp": 2**31}, "guess" * 8, algorithm="HS256"
+    )
     assert sign_ins.open(forged) is None

@@ -12,7 +12,7 @@ claims a user has) goes through ``ProviderBackend``, implemented by ``service.oi
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, Protocol
@@ -90,7 +90,7 @@ class HttpRequest(OAuth2Request):  # type: ignore[misc]
         self,
         method: str,
         uri: str,
-        headers: dict[str, str],
+        headers: Mapping[str, str],  # case-insensitive lookups ("Authorization") are the caller's
         query: Sequence[tuple[str, str]],
         form: Sequence[tuple[str, str]],
         issuer: str,

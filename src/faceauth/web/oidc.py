@@ -89,7 +89,8 @@ def http_request(
 ) -> HttpRequest:
     issuer = issuer_of(request)
     uri = issuer + request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return HttpRequest(request.method, uri, dict(headers or {}), query, form, issuer)
+    # Starlette's headers as they are: case-insensitive, as Authlib expects ("Authorization")
+    return HttpRequest(request.method, uri, headers if headers is not None else {}, query, form, issuer)
 
 
 async def form_items(request: Request) -> list[tuple[str, str]]:
