@@ -20,17 +20,8 @@ from faceauth.config import Settings
 from faceauth.domain import User
 from faceauth.oidc_composition import build_oidc
 from faceauth.service.oidc_authlib import HttpRequest
-from faceauth.service.oidc_provider import (
-    ACR_FACE,
-    ACR_FACE_LIVENESS,
-    ErrorPage,
-    NeedConsent,
-    NeedLogin,
-    Outcome,
-    Respond,
-    SessionInfo,
-    subject_of,
-)
+from faceauth.service.oidc_outcomes import ErrorPage, NeedConsent, NeedLogin, Outcome, Respond, SessionInfo
+from faceauth.service.oidc_provider import ACR_FACE, ACR_FACE_LIVENESS, subject_of
 from faceauth.service.oidc_signin import OidcComponents
 from faceauth.service.passwords import hash_password
 from faceauth.storage import Storage
@@ -201,6 +192,15 @@ def test_prompt_none_without_session_is_login_required(world: World) -> None:
         authorize_request(world.client_id, challenge, prompt="none"), None, None
     )
     assert redirect_params(outcome)["error"] == "login_required"
+
+
+def test_prompt_none_without_consent_is_consent_required(world: World) -> None:
+    _, challenge = pkce()
+    request = authorize_request(world.client_id, challenge, prompt="none")
+    assert (
+        redirect_params(world.oidc.provider.authorize(request, world.session(), None))["error"]
+        == "consent_required"
+    )
 
 
 def test_prompt_login_needs_a_face_verified_after_the_request(world: World) -> None:

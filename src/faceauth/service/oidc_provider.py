@@ -15,12 +15,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from authlib.oauth2.rfc6749 import InvalidRequestError, InvalidScopeError, OAuth2Error
 from authlib.oidc.core import UserInfo
+from authlib.oidc.core.errors import ConsentRequiredError
 from authlib.oidc.rpinitiated import EndSessionRequest
 from joserfc import jwt
 from joserfc.errors import JoseError
@@ -35,6 +35,15 @@ from faceauth.service.oidc_authlib import (
     SignInUser,
     TokenModel,
     UnmetAuthenticationRequirementsError,
+)
+from faceauth.service.oidc_outcomes import (
+    ErrorPage,
+    NeedConsent,
+    NeedLogin,
+    Outcome,
+    Respond,
+    SessionInfo,
+    SignedInApp,
 )
 from faceauth.service.passwords import verify_password
 from faceauth.storage.oidc_interface import (
@@ -52,53 +61,6 @@ ACR_FACE = "urn:faceauth:acr:face"  # password, then a face match
 ACR_FACE_LIVENESS = "urn:faceauth:acr:face+liveness"  # password, then a face match in a liveness challenge
 SIGNING_ALGORITHMS = ["RS256", "ES256"]
 CODE_KEPT_AFTER_EXPIRY = timedelta(days=1)  # so that a late replay still finds its code
-
-
-@dataclass(frozen=True)
-class SessionInfo:
-    """The faceauth session behind an authorization request (from the session cookie)."""
-
-    user: User
-    full: bool  # face verified
-    auth_time: datetime | None
-    liveness: bool
-
-
-@dataclass(frozen=True)
-class ErrorPage:
-    """A request that cannot be answered with a redirect (unknown client, unregistered redirect URI)."""
-
-    status_code: int
-    message: str
-
-
-@dataclass(frozen=True)
-class Respond:
-    response: OAuthResponse  # a redirect to the client (code or error)
-
-
-@dataclass(frozen=True)
-class NeedLogin:
-    """Password and face (again) first; then the same authorization request."""
-
-
-@dataclass(frozen=True)
-class NeedConsent:
-    client_name: str
-    scopes: tuple[str, ...]
-    redirect_uri: str  # registered and matched: the consent form's answer goes there
-
-
-Outcome = ErrorPage | Respond | NeedLogin | NeedConsent
-
-
-@dataclass(frozen=True)
-class SignedInApp:
-    client_id: str
-    name: str
-    scopes: tuple[str, ...]
-    granted_at: datetime
-    last_used_at: datetime
 
 
 def session_acr_amr(liveness: bool) -> tuple[str, tuple[str, ...]]:
@@ -139,8 +101,11 @@ class OidcProvider:
         grant, end_user = evaluated
         scopes = tuple(request.scope.split())
         consent = self.store.get_consent(end_user.user.id, request.payload.client_id)
-        asks_consent = "consent" in request.payload.data.get("prompt", "").split()
-        if asks_consent or consent is None or not set(scopes) <= set(consent.scope.split()):
+        prompts = request.payload.data.get("prompt", "").split()
+        if "consent" in prompts or consent is None or not set(scopes) <= set(consent.scope.split()):
+            if "none" in prompts:  # no page may be shown
+                error = ConsentRequiredError(redirect_uri=grant.redirect_uri)
+                return self._error(request, error)
             return NeedConsent(request.client.client.name, scopes, grant.redirect_uri)
         return Respond(self.server.create_authorization_response(request, grant_user=end_user, grant=grant))
 

@@ -27,17 +27,8 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from faceauth.domain import FaceAuthError
 from faceauth.service.oidc_authlib import SUPPORTED_SCOPES, HttpRequest, OAuthResponse
-from faceauth.service.oidc_provider import (
-    ACR_FACE,
-    ACR_FACE_LIVENESS,
-    SIGNING_ALGORITHMS,
-    ErrorPage,
-    NeedConsent,
-    NeedLogin,
-    Outcome,
-    Respond,
-    SessionInfo,
-)
+from faceauth.service.oidc_outcomes import ErrorPage, NeedConsent, NeedLogin, Outcome, Respond, SessionInfo
+from faceauth.service.oidc_provider import ACR_FACE, ACR_FACE_LIVENESS, SIGNING_ALGORITHMS
 from faceauth.service.oidc_signin import OidcComponents
 from faceauth.web import oidc_sign_in
 from faceauth.web.pages import (

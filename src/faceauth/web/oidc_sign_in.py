@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import Request
 from fastapi.responses import Response
 
-from faceauth.service.oidc_provider import SignedInApp
+from faceauth.service.oidc_outcomes import SignedInApp
 from faceauth.service.oidc_signin import OidcComponents, PendingSignIn
 
 COOKIE = "faceauth_oidc_signin"
