@@ -403,3 +403,12 @@ def test_sealed_sign_in_cannot_be_forged(world: World) -> None:
         {"aud": "faceauth-oidc-sign-in", "q": "x", "iat": 0, "exp": 2**31}, "guess" * 8, algorithm="HS256"
     )
     assert sign_ins.open(forged) is None
+
+
+def test_subject_is_not_given_to_an_account_that_reuses_a_deleted_id(world: World) -> None:
+    first = subject_of(world.user)
+    assert world.storage.delete_user(world.user.id)
+    again = world.storage.create_user(
+        name="Eve", username="eve", email="eve@example.com", phone="+442079460959", password_hash="x"
+    )
+    assert subject_of(again) != first and subject_of(again) == subject_of(world.storage.get_user(again.id))  # type: ignore[arg-type]

@@ -343,3 +343,22 @@ def login_and_verify_again(provider: Provider) -> str:
         verified = http.post("/api/v1/face/verify", json=provider.frames, headers=bearer(login(http)))
         assert verified.status_code == 200, verified.text
         return str(verified.json()["access_token"])
+
+
+# --- abuse limits ---------------------------------------------------------------------------------------
+
+
+def test_token_endpoint_is_rate_limited(tmp_path: Path, face_engine: Any) -> None:
+    """Guessing client secrets or codes at /oauth2/token meets the per-address limit (its own bucket)."""
+    from faceauth.web.app import create_app
+
+    settings = make_settings(tmp_path, rate_limit_requests=3, rate_limit_window_seconds=60)
+    with serve_in_thread(create_app(settings, face_engine), settings) as server:
+        guesses = [
+            httpx.post(
+                f"{server.base_url}/oauth2/token", data={"grant_type": "authorization_code", "code": f"g{i}"}
+            )
+            for i in range(4)
+        ]
+        assert [answer.status_code for answer in guesses] == [401, 401, 401, 429]
+        assert httpx.get(f"{server.base_url}/.well-known/openid-configuration").status_code == 200
