@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -25,7 +26,7 @@ from authlib.oauth2.rfc6749 import OAuth2Error
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from faceauth.domain import FaceAuthError
+from faceauth.domain import NotFound
 from faceauth.service.oidc_authlib import SUPPORTED_SCOPES, HttpRequest, OAuthResponse
 from faceauth.service.oidc_outcomes import ErrorPage, NeedConsent, NeedLogin, Outcome, Respond, SessionInfo
 from faceauth.service.oidc_provider import ACR_FACE, ACR_FACE_LIVENESS, SIGNING_ALGORITHMS
@@ -195,7 +196,7 @@ def consent(request: Request, csrf_token: FormField = "", decision: FormField = 
     return answer_authorization(request, outcome, query)
 
 
-def reauth_since(request: Request, query: str) -> Any:
+def reauth_since(request: Request, query: str) -> datetime | None:
     """When a login was asked for this very request (the sign-in cookie), else None."""
     sign_in = oidc_sign_in.pending(request)
     return sign_in.requested_at if sign_in is not None and sign_in.query == query else None
@@ -337,11 +338,5 @@ def revoke_signed_in_app(request: Request, client_id: str, csrf_token: FormField
     viewer = require_full(request, services)
     check_form_csrf(request, csrf_token)
     if not oidc_of(request).provider.revoke_app(viewer.user.id, client_id):
-        raise _not_found()
+        raise NotFound("no such application")
     return redirect("/apps?notice=signed-in-app-revoked")
-
-
-def _not_found() -> FaceAuthError:
-    from faceauth.domain import NotFound
-
-    return NotFound("no such application")
