@@ -149,7 +149,7 @@ def photo_sequence_streams(
         rgb = compose_frame(photo.path)
         pose = mesh.measure(rgb)
         if pose is not None and judge.usable_still(rgb):
-            by_person[photo.identity].append((rgb, pose.yaw, (pose.left_ear + pose.right_ear) / 2))
+            by_person[photo.identity].append((rgb, pose.yaw_deg, (pose.left_ear + pose.right_ear) / 2))
     result = []
     for person, shots in sorted(by_person.items()):
         if len(shots) < 3:

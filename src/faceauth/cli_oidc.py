@@ -26,24 +26,21 @@ def _client_json(client: OidcClient) -> dict[str, Any]:
 
 
 def _run_with_clients(args: argparse.Namespace) -> int:
-    from faceauth.oidc_composition import build_oidc
-    from faceauth.storage import Storage, migrate
+    from faceauth import composition
 
     settings = get_settings()
     try:
-        storage = Storage.from_url(settings.resolved_database_url)
+        stores = composition.open_database(settings)
     except FaceAuthError as error:
         print(f"faceauth clients: {error}", file=sys.stderr)
         return 2
     try:
-        migrate.prepare_schema(storage.engine, settings)
-        clients = build_oidc(settings, storage).clients
-        return int(args.clients_handler(args, clients))
+        return int(args.clients_handler(args, composition.build_oidc_clients(stores)))
     except FaceAuthError as error:
         print(f"faceauth clients: {error}", file=sys.stderr)
         return 2
     finally:
-        storage.close()
+        stores.close()
 
 
 def _add(args: argparse.Namespace, clients: Any) -> int:
@@ -89,9 +86,9 @@ def _delete(args: argparse.Namespace, clients: Any) -> int:
 def cmd_rotate_key(args: argparse.Namespace) -> int:
     """A new signing key (new kid) signs from now on; older keys stay published until their tokens
     have expired, and keys past that are deleted."""
-    from faceauth.oidc_composition import keyring_for
+    from faceauth.composition import oidc_keyring
 
-    keyring = keyring_for(get_settings())
+    keyring = oidc_keyring(get_settings())
     try:
         key, deleted = keyring.rotate(args.alg)
     except (FaceAuthError, OSError) as error:

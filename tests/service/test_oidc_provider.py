@@ -16,15 +16,16 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import jwt
 import pytest
 
+from faceauth.composition import build_oidc
 from faceauth.config import Settings
 from faceauth.domain import User
-from faceauth.oidc_composition import build_oidc
 from faceauth.service.oidc_authlib import HttpRequest
 from faceauth.service.oidc_outcomes import ErrorPage, NeedConsent, NeedLogin, Outcome, Respond, SessionInfo
 from faceauth.service.oidc_provider import ACR_FACE, ACR_FACE_LIVENESS, subject_of
 from faceauth.service.oidc_signin import OidcComponents
 from faceauth.service.passwords import hash_password
-from faceauth.storage import Storage
+from faceauth.storage.sql.backend import SqlStorage
+from support import stores_of
 
 ISSUER = "http://127.0.0.1:8000"
 REDIRECT = "http://127.0.0.1:9000/callback"
@@ -33,7 +34,7 @@ REDIRECT = "http://127.0.0.1:9000/callback"
 @dataclass
 class World:
     oidc: OidcComponents
-    storage: Storage
+    storage: SqlStorage
     user: User
     client_id: str
     secret: str
@@ -45,12 +46,12 @@ class World:
 
 
 @pytest.fixture
-def world(storage: Storage, settings_factory: Callable[..., Settings]) -> World:
+def world(storage: SqlStorage, settings_factory: Callable[..., Settings]) -> World:
     return make_world(storage, settings_factory())
 
 
-def make_world(storage: Storage, settings: Settings) -> World:
-    oidc = build_oidc(settings, storage)
+def make_world(storage: SqlStorage, settings: Settings) -> World:
+    oidc = build_oidc(settings, stores_of(storage))
     user = storage.create_user(
         name="Ada Face", username="ada", email="ada@example.com", phone="+442079460958",
         password_hash=hash_password("correct horse battery"),
@@ -227,7 +228,7 @@ def test_max_age_sends_an_older_session_back_to_login(world: World) -> None:
 
 
 def test_liveness_acr_needs_a_liveness_session(
-    storage: Storage, settings_factory: Callable[..., Settings]
+    storage: SqlStorage, settings_factory: Callable[..., Settings]
 ) -> None:
     world = make_world(storage, settings_factory(liveness_required=True))
     _, challenge = pkce()
@@ -338,7 +339,7 @@ def test_code_is_bound_to_verifier_client_and_redirect_uri(world: World) -> None
     )
 
 
-def test_expired_code_is_refused(storage: Storage, settings_factory: Callable[..., Settings]) -> None:
+def test_expired_code_is_refused(storage: SqlStorage, settings_factory: Callable[..., Settings]) -> None:
     world = make_world(storage, settings_factory(oidc_code_ttl_seconds=-1))
     verifier, challenge = pkce()
     code = get_code(world, authorize_request(world.client_id, challenge))

@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 
 from faceauth.config import Settings
+from faceauth.model_zoo.registry import ModelNotFoundError
 from faceauth.service.liveness import judge_stream, sequence_policy
 from faceauth.vision.engine import FaceEngine
-from faceauth.vision.landmarks import FaceMesh, ModelNotFoundError
+from faceauth.vision.landmarks import FaceMesh
 from faceauth.vision.liveness import (
     FrameObservation,
     LivenessAnalyzer,
@@ -32,7 +33,7 @@ POLICY = SequencePolicy()
 
 
 def obs(t: float, yaw: float, ear: float = 0.3) -> FrameObservation:
-    return FrameObservation(received_s=t, faces=1, yaw=yaw, pitch=0.0, ear=ear)
+    return FrameObservation(received_s=t, faces=1, yaw_deg=yaw, pitch_deg=0.0, ear=ear)
 
 
 def stream(yaws: list[float], ears: list[float] | None = None) -> list[FrameObservation]:

@@ -6,6 +6,7 @@ Kept apart from ``tests/conftest.py`` (owned by the API tests) so the two never 
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -16,12 +17,19 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
+import pytest
+from fake_camera import shared_data_root
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path(os.environ.get("FACEAUTH_CHROMIUM", "/usr/bin/chromium"))
 SERVER_START_TIMEOUT_S = float(os.environ.get("FACEAUTH_TEST_SERVER_TIMEOUT", "300"))
+CHALLENGE_TIMEOUT_MS = 120_000  # a liveness challenge on a cold, busy CI machine
 
 
 def chromium_missing_reason() -> str | None:
@@ -171,3 +179,69 @@ def register_and_enroll_via_api(base_url: str, account: dict[str, str], frames: 
         )
         if enrolled.status_code != 201:
             raise AssertionError(f"enrollment through the API failed: {enrolled.status_code} {enrolled.text}")
+
+
+# --- skips and the Chromium page -------------------------------------------------------------
+
+
+def skip_unless_ready() -> None:
+    """Skips with the reason when Chromium or the photos are missing; with FACEAUTH_REQUIRE_BROWSER=1
+    (for CI, where both must be present) that is a failure instead."""
+    reason = chromium_missing_reason()
+    if not reason and not (shared_data_root() / "faces" / "deepface_tests" / "images.csv").is_file():
+        reason = f"test photos not found under {shared_data_root()} (set FACEAUTH_TEST_DATA)"
+    if reason and os.environ.get("FACEAUTH_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"FACEAUTH_REQUIRE_BROWSER=1 but {reason}")
+    if reason:
+        pytest.skip(reason)
+
+
+def skip_without_mesh() -> None:
+    from faceauth.model_zoo.registry import ModelNotFoundError
+    from faceauth.vision.landmarks import FaceMesh
+
+    try:
+        FaceMesh.load()
+    except ModelNotFoundError as error:
+        pytest.skip(str(error))
+
+
+@dataclass
+class BrowserPage:
+    """A Playwright page plus what went wrong inside it: script errors and CSP violations."""
+
+    page: Page
+    base_url: str
+    problems: list[str]
+
+    def goto(self, path: str) -> None:
+        self.page.goto(self.base_url + path)
+
+    def url_path(self) -> str:
+        return re.sub(r"^https?://[^/]+", "", self.page.url)
+
+
+@contextmanager
+def chromium_page(server: LiveServer, video: Path) -> Iterator[BrowserPage]:
+    """Headless Chromium with ``video`` as the webcam; collects script errors and CSP violations."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=chromium_args(video)
+        )
+        try:
+            context = browser.new_context(viewport={"width": 1100, "height": 820})
+            context.set_default_timeout(20_000)
+            page = context.new_page()
+            wrapped = BrowserPage(page, server.base_url, [])
+            page.on("pageerror", lambda error: wrapped.problems.append(f"script error: {error}"))
+            page.on("console", lambda message: _note_console(wrapped, message.type, message.text))
+            yield wrapped
+        finally:
+            browser.close()
+
+
+def _note_console(wrapped: BrowserPage, kind: str, text: str) -> None:
+    if "Content Security Policy" in text or "Refused to" in text:
+        wrapped.problems.append(f"console {kind}: {text}")

@@ -11,10 +11,8 @@ skips with the reason if not, or fails when FACEAUTH_REQUIRE_BROWSER=1."""
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,14 +22,14 @@ pytest.importorskip("playwright.sync_api", reason="the playwright package is not
 
 # Sibling modules: pytest puts this folder on sys.path (tests/web has no __init__.py).
 from browser_support import (
-    CHROMIUM,
+    BrowserPage,
     LiveServer,
     Screenshots,
     artifacts_dir,
-    chromium_args,
-    chromium_missing_reason,
+    chromium_page,
     live_server,
     register_and_enroll_via_api,
+    skip_unless_ready,
 )
 from fake_camera import (
     build_fake_camera_video,
@@ -40,9 +38,9 @@ from fake_camera import (
     photos_of,
     shared_data_root,
 )
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import expect
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 PERSON = "person01"
 IMPOSTOR = "person03"
@@ -63,21 +61,9 @@ BOB = Account("Bob Nobody", "bob.nobody", "bob@example.org", "+1 202 555 0143")
 CAROL = Account("Carol Target", "carol", "carol@example.net", "+33 1 42 68 53 00")
 
 
-def _skip_unless_ready() -> None:
-    """Skips with the reason when Chromium or the photos are missing; with FACEAUTH_REQUIRE_BROWSER=1
-    (for CI, where both must be present) that is a failure instead."""
-    reason = chromium_missing_reason()
-    if not reason and not (shared_data_root() / "faces" / "deepface_tests" / "images.csv").is_file():
-        reason = f"test photos not found under {shared_data_root()} (set FACEAUTH_TEST_DATA)"
-    if reason and os.environ.get("FACEAUTH_REQUIRE_BROWSER") == "1":
-        pytest.fail(f"FACEAUTH_REQUIRE_BROWSER=1 but {reason}")
-    if reason:
-        pytest.skip(reason)
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    _skip_unless_ready()
+    skip_unless_ready()
     with live_server(tmp_path_factory.mktemp("server-data")) as running:
         yield running
 
@@ -91,63 +77,25 @@ def screenshots() -> Screenshots:
 
 @pytest.fixture(scope="module")
 def face_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    _skip_unless_ready()
+    skip_unless_ready()
     photo = photos_of(PERSON)[0].path
     return build_fake_camera_video([photo], tmp_path_factory.mktemp("camera") / "face.y4m")
 
 
 @pytest.fixture(scope="module")
 def impostor_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    _skip_unless_ready()
+    skip_unless_ready()
     photo = photos_of(IMPOSTOR)[0].path
     return build_fake_camera_video([photo], tmp_path_factory.mktemp("camera") / "impostor.y4m")
 
 
 @pytest.fixture(scope="module")
 def no_face_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    _skip_unless_ready()
+    skip_unless_ready()
     photo = shared_data_root() / "faces" / "nonface" / "skimage_coffee.png"
     if not photo.is_file():
         pytest.skip(f"{photo} not found")
     return build_fake_camera_video([photo], tmp_path_factory.mktemp("camera") / "no-face.y4m")
-
-
-@dataclass
-class BrowserPage:
-    """A Playwright page plus what went wrong inside it: script errors and CSP violations."""
-
-    page: Page
-    base_url: str
-    problems: list[str]
-
-    def goto(self, path: str) -> None:
-        self.page.goto(self.base_url + path)
-
-    def url_path(self) -> str:
-        return re.sub(r"^https?://[^/]+", "", self.page.url)
-
-
-@contextmanager
-def chromium_page(server: LiveServer, video: Path) -> Iterator[BrowserPage]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=chromium_args(video)
-        )
-        try:
-            context = browser.new_context(viewport={"width": 1100, "height": 820})
-            context.set_default_timeout(20_000)
-            page = context.new_page()
-            wrapped = BrowserPage(page, server.base_url, [])
-            page.on("pageerror", lambda error: wrapped.problems.append(f"script error: {error}"))
-            page.on("console", lambda message: _note_console(wrapped, message.type, message.text))
-            yield wrapped
-        finally:
-            browser.close()
-
-
-def _note_console(wrapped: BrowserPage, kind: str, text: str) -> None:
-    if "Content Security Policy" in text or "Refused to" in text:
-        wrapped.problems.append(f"console {kind}: {text}")
 
 
 # --------------------------------------------------------------------------------------------

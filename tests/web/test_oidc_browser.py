@@ -29,16 +29,35 @@ import pytest
 pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed (.[dev])")
 pytest.importorskip("requests_oauthlib", reason="requests-oauthlib is not installed (.[dev])")
 
-from browser_support import LiveServer, Screenshots, artifacts_dir, free_port, live_server, server_environment
+from browser_support import (
+    CHALLENGE_TIMEOUT_MS,
+    BrowserPage,
+    LiveServer,
+    Screenshots,
+    artifacts_dir,
+    chromium_page,
+    free_port,
+    live_server,
+    server_environment,
+    skip_unless_ready,
+    skip_without_mesh,
+)
 from fake_camera import build_challenge_video, photos_of
 from playwright.sync_api import expect
 from relying_party import RelyingPartyState, serve_relying_party
-from test_browser import PASSWORD, PERSON, BrowserPage, _skip_unless_ready, chromium_page
-from test_browser_liveness import CHALLENGE_TIMEOUT_MS, LIVENESS_ENV, _skip_without_mesh
 
 from support import wipe_postgres
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+
+PERSON = "person01"  # whose photo the fake camera shows
+PASSWORD = "correct horse battery staple"
+# Liveness required, with challenges the fake camera can satisfy (see the module docstring).
+LIVENESS_ENV = {
+    "FACEAUTH_LIVENESS_REQUIRED": "true",
+    "FACEAUTH_LIVENESS_MOVES": '["turn_left"]',
+    "FACEAUTH_LIVENESS_MOVES_PER_CHALLENGE": "1",
+}
 
 USER = {
     "name": "Frank Oidc",
@@ -69,8 +88,8 @@ def database(
 def server_env(
     tmp_path_factory: pytest.TempPathFactory, database: dict[str, str]
 ) -> tuple[Path, dict[str, str]]:
-    _skip_unless_ready()
-    _skip_without_mesh()
+    skip_unless_ready()
+    skip_without_mesh()
     data_dir = tmp_path_factory.mktemp("oidc-browser-server")
     return data_dir, {**LIVENESS_ENV, **database}
 
@@ -84,7 +103,7 @@ def server(server_env: tuple[Path, dict[str, str]]) -> Iterator[LiveServer]:
 
 @pytest.fixture(scope="module")
 def turning_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    _skip_unless_ready()
+    skip_unless_ready()
     photo = photos_of(PERSON)[0].path
     return build_challenge_video(photo, tmp_path_factory.mktemp("camera") / "turn-left.y4m", ["turn_left"])
 

@@ -25,8 +25,11 @@ import httpx
 import jwt
 import pytest
 
+from faceauth.composition import VisionModels
 from faceauth.service.oidc_signin import OidcComponents
 from support import LiveServer, make_settings, serve_in_thread
+
+pytestmark = pytest.mark.e2e  # the real vision models and a uvicorn server
 
 PASSWORD = "violet kettle on mars"
 CALLBACK = "http://127.0.0.1:9/callback"  # never contacted: the tests read the redirect
@@ -51,7 +54,7 @@ def provider(
     from faceauth.web.app import create_app
 
     settings = make_settings(tmp_path_factory.mktemp("oidc-server"), liveness_required=False)
-    app = create_app(settings, face_engine)
+    app = create_app(settings, VisionModels(face_engine, liveness=None))
     with (
         serve_in_thread(app, settings) as server,
         httpx.Client(base_url=server.base_url, timeout=120) as http,
@@ -76,7 +79,7 @@ def provider(
         assert http.post("/api/v1/face/enroll", json=frames, headers=bearer(token)).status_code == 201
         verified = http.post("/api/v1/face/verify", json=frames, headers=bearer(login(http)))
         assert verified.status_code == 200, verified.text
-        oidc: OidcComponents = app.state.oidc
+        oidc: OidcComponents = app.state.services.oidc
         created = oidc.clients.add("Wiki", [CALLBACK], [LOGGED_OUT])
         assert created.secret is not None
         full = verified.json()["access_token"]
@@ -353,7 +356,7 @@ def test_token_endpoint_is_rate_limited(tmp_path: Path, face_engine: Any) -> Non
     from faceauth.web.app import create_app
 
     settings = make_settings(tmp_path, rate_limit_requests=3, rate_limit_window_seconds=60)
-    with serve_in_thread(create_app(settings, face_engine), settings) as server:
+    with serve_in_thread(create_app(settings, VisionModels(face_engine, liveness=None)), settings) as server:
         guesses = [
             httpx.post(
                 f"{server.base_url}/oauth2/token", data={"grant_type": "authorization_code", "code": f"g{i}"}

@@ -34,8 +34,7 @@ from faceauth.domain import (
     LivenessUnavailable,
     ValidationFailed,
 )
-from faceauth.storage import Storage
-from faceauth.storage.challenges import ChallengeStore, StoredChallenge
+from faceauth.storage.interface import ChallengeStore, StorageBackend, StoredChallenge
 from faceauth.vision.liveness import (
     MOVE_PROMPTS,
     FrameObservation,
@@ -169,7 +168,7 @@ class LivenessService:
         self,
         analyzer: LivenessAnalyzer | None,
         store: ChallengeStore,
-        storage: Storage,
+        storage: StorageBackend,
         settings: Settings,
         clock: Callable[[], float] = time.time,
     ) -> None:

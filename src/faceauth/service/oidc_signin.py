@@ -59,7 +59,7 @@ class PendingSignIns:
 
 @dataclass(frozen=True)
 class OidcComponents:
-    """What the web layer and the CLI use of the provider, built by ``faceauth.oidc_composition``."""
+    """What the web layer and the CLI use of the provider, built by ``faceauth.composition``."""
 
     provider: OidcProvider
     clients: ClientService

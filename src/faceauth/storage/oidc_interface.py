@@ -1,8 +1,8 @@
 """What the OpenID Connect provider stores, and the store Protocol the service layer depends on.
 
 Plain dataclasses and a Protocol only (no SQLAlchemy here), so ``faceauth.service`` can import this
-module. The SQL implementation is ``faceauth.storage.oidc_store.SqlOidcStore`` (tables in
-``faceauth.storage.oidc_tables``, migration 0004).
+module. The SQL implementation is ``faceauth.storage.sql.oidc.SqlOidcStore`` (tables in
+``faceauth.storage.sql.tables``, migration 0004_oidc), opened by ``faceauth.storage.stores``.
 
 Secrets never reach the store in the clear: a client secret arrives as its argon2id hash, an
 authorization code as its SHA-256, and tokens are kept by their ``jti`` only (the token itself is a
