@@ -114,8 +114,9 @@ def build_services(settings: Settings, stores: Stores, vision: VisionModels) -> 
     abuse_store = stores.abuse
     lockouts = LockoutService(abuse_store, settings)
     tokens = TokenService(resolve_secret_key(settings), storage, settings)
-    faces = FaceService(vision.engine, storage, TemplateCipher.from_settings(settings), settings, lockouts)
-    liveness = LivenessService(vision.liveness, stores.challenges, storage, settings)
+    cipher = TemplateCipher.from_settings(settings)
+    faces = FaceService(vision.engine, storage, cipher, settings, lockouts)
+    liveness = LivenessService(vision.liveness, stores.challenges, storage, settings, cipher=cipher)
     oidc = build_oidc(settings, stores)
     return Services(
         settings=settings,

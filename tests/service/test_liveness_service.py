@@ -4,6 +4,7 @@ person who is matched. The clock is a variable the test moves (``clock``)."""
 
 from __future__ import annotations
 
+import base64
 import os
 import sys
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ from faceauth.model_zoo.registry import ModelNotFoundError
 from faceauth.service.faces import FaceService
 from faceauth.service.liveness import ChallengePurpose, IssuedChallenge, LivenessService
 from faceauth.service.lockout import LockoutService
-from faceauth.storage.crypto import TemplateCipher
+from faceauth.storage.crypto import TemplateCipher, TemplateDecryptionError
 from faceauth.storage.keys import TemplateKey
 from faceauth.storage.sql.backend import SqlStorage
 from faceauth.storage.sql.challenges import SqlChallengeStore
@@ -234,6 +235,14 @@ def test_spent_and_expired_challenges_leave_no_frames(
     from faceauth.service.liveness import nonce_key
 
     assert store.frame_count(nonce_key(challenge.challenge_id)) == 8
+    rows = store.frames(nonce_key(challenge.challenge_id))
+    sealed = [row["emb"] for row in rows if "emb" in row]
+    assert sealed and all(set(item) == {"key", "blob"} for item in sealed)  # never a vector in the clear
+    cipher = service.cipher
+    blob = base64.b64decode(sealed[0]["blob"])
+    assert len(cipher.decrypt(user_id, blob, sealed[0]["key"])) == 512
+    with pytest.raises(TemplateDecryptionError):  # bound to its user
+        cipher.decrypt(user_id + 1, blob, sealed[0]["key"])
     with pytest.raises(LivenessFailed):
         service.spend(user_id, challenge.challenge_id, ChallengePurpose.VERIFY)
     assert store.frame_count(nonce_key(challenge.challenge_id)) == 0

@@ -75,7 +75,9 @@ class FaceEngine:
             pyramid_factor=settings.pyramid_factor,
             max_side=settings.detect_max_side,
         )
-        facenet = registry.open_session(registry.FACENET, threads, cache_dir, spin=True)
+        # No spin-waiting: idle threads that spin between runs burn CPU that is counted against every
+        # login (measured by bench/liveness_cost.py: 63 ms of CPU a face spinning, 34 ms not).
+        facenet = registry.open_session(registry.FACENET, threads, cache_dir, spin=False)
         embedder = FaceNetEmbedder(facenet, settings.alignment, settings.face_margin_px)
         engine = cls(MTCNNDetector(pnet, rnet, onet, config), embedder, settings)
         logger.info("vision models loaded in %.2f s (%d threads)", time.perf_counter() - started, threads)

@@ -71,6 +71,9 @@ class FacePose:
     pitch_deg: float  # + nose up
     face_score: float  # face-mesh face-presence probability, 0-1
     landmarks: np.ndarray | None = field(default=None, compare=False, repr=False)  # (468, 3) image px
+    # Where to look in the next frame of a video (MediaPipe's tracking crop, from these landmarks):
+    # (centre x, centre y, side) in image pixels and the crop's in-plane angle in radians.
+    track: tuple[float, float, float, float] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -278,16 +281,27 @@ class FaceMesh:
         return _Roi(float(cu * c - cv_ * s), float(cu * s + cv_ * c), float(side), angle)
 
     def measure(
-        self, rgb: np.ndarray, face_box: tuple[float, float, float, float] | None = None
+        self,
+        rgb: np.ndarray,
+        face_box: tuple[float, float, float, float] | None = None,
+        track: tuple[float, float, float, float] | None = None,
     ) -> FacePose | None:
         """Eye openness and head pose of the face in ``rgb`` (uint8, H x W x 3, RGB order).
 
         ``face_box``: (x1, y1, x2, y2) in pixels of ``rgb``, for example the MTCNN box; when None the
-        shipped BlazeFace detector finds the face. Returns None when no face is found or the face mesh's
-        presence probability is below ``min_face_score``.
+        shipped BlazeFace detector finds the face. ``track``: the previous frame's ``FacePose.track``
+        instead (a video): one face-mesh pass on that crop, no detector and no refinement pass, as
+        MediaPipe tracks. Returns None when no face is found or the face mesh's presence probability
+        is below ``min_face_score`` (with ``track``: the face left the crop, detect it again).
         """
         if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
             raise ValueError(f"expected uint8 HxWx3 RGB, got {rgb.dtype} {rgb.shape}")
+        if track is not None:
+            roi = _Roi(*track)
+            if roi.side < 8:
+                return None
+            points, score = self._run_mesh(rgb, roi)
+            return self._pose(rgb, points, score, roi)
         if face_box is None:
             found = self._detect_roi(rgb, 0.5)
             if found is None:
@@ -301,10 +315,15 @@ class FaceMesh:
         if self.refine and score >= self.min_face_score:
             roi = self._roi_from_landmarks(points, roi)
             points, score = self._run_mesh(rgb, roi)
+        return self._pose(rgb, points, score, roi)
+
+    def _pose(self, rgb: np.ndarray, points: np.ndarray, score: float, roi: _Roi) -> FacePose | None:
+        """The pose from one face-mesh pass (``points``: crop pixels of ``roi``), eyes refined."""
         if score < self.min_face_score:
             logger.debug("face mesh presence %.2f below %.2f", score, self.min_face_score)
             return None
         yaw_deg, pitch_deg = _yaw_pitch_deg(points)
+        following = self._roi_from_landmarks(points, roi)
         to_image = roi.crop_to_image(MESH_SIZE)
         image_points = np.empty_like(points)
         image_points[:, :2] = points[:, :2] @ to_image[:, :2].T + to_image[:, 2]
@@ -324,4 +343,5 @@ class FaceMesh:
             pitch_deg=pitch_deg,
             face_score=score,
             landmarks=image_points.astype(np.float32),
+            track=(following.cx, following.cy, following.side, following.angle),
         )

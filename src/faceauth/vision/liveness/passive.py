@@ -44,6 +44,9 @@ class PassiveSignal(Protocol):
 
     def frame_feature(self, rgb: np.ndarray, face: Face, pose: FacePose | None) -> list[float]: ...
 
+    # A signal may also say ``every_frame = False``: its feature is then computed only on the frames
+    # the face detector runs on (a sample of the stream; see the analyzer), not on every tracked frame.
+
     def evaluate(self, features: Sequence[list[float]]) -> PassiveEvidence: ...
 
 
@@ -59,6 +62,7 @@ class MotionSignal:
 
     name: str = "motion"
     min_residual: float = 0.04
+    every_frame: bool = True  # on every frame the face mesh measures (it costs nothing more)
 
     def frame_feature(self, rgb: np.ndarray, face: Face, pose: FacePose | None) -> list[float]:
         if pose is None or pose.landmarks is None:
@@ -102,6 +106,9 @@ class ScreenSignal:
     name: str = "screen"
     min_sides: float = 3.0
     max_moire: float = 40.0
+    # Measured on the frames the detector runs on (a sample of the stream), not on every tracked frame:
+    # a median over a sample, for a cue that is reported, not blocking (7 ms a frame saved).
+    every_frame: bool = False
 
     def frame_feature(self, rgb: np.ndarray, face: Face, pose: FacePose | None) -> list[float]:
         grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
