@@ -92,7 +92,8 @@ async def revoke(request: Request, services: ServicesDep) -> Response:
     return to_response(await anyio.to_thread.run_sync(services.oidc.provider.revoke, built))
 
 
-@router.api_route("/oauth2/userinfo", methods=["GET", "POST"])
+@router.get("/oauth2/userinfo", operation_id="userinfo_get")
+@router.post("/oauth2/userinfo", operation_id="userinfo_post")  # OIDC Core 5.3.1: both methods
 def userinfo(request: Request, services: ServicesDep) -> JSONResponse:
     scheme, _, access_token = request.headers.get("authorization", "").partition(" ")
     try:
