@@ -19,31 +19,31 @@ import pytest
 
 pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed (.[dev])")
 
-from browser_support import (
-    CHALLENGE_TIMEOUT_MS,
+from playwright.sync_api import expect
+
+from faceauth.model_zoo.registry import ModelNotFoundError
+from faceauth.vision.landmarks import FaceMesh
+from support import LiveServer
+from support.browser import (
+    PERSON,
+    Account,
     BrowserPage,
-    LiveServer,
     Screenshots,
     artifacts_dir,
     chromium_page,
     live_server,
-    skip_unless_ready,
-    skip_without_mesh,
-)
-from fake_camera import build_challenge_video, build_fake_camera_video, photos_of
-from playwright.sync_api import expect
-from test_browser import (
-    PERSON,
-    Account,
     log_in,
     log_out,
     register,
+    skip_unless_ready,
 )
+from support.camera import build_challenge_video, build_fake_camera_video, photos_of
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 DAVE = Account("Dave Live", "dave_live", "dave@example.com", "+44 20 7946 0959")
 ERIN = Account("Erin Still", "erin_still", "erin@example.com", "+44 20 7946 0960")
+CHALLENGE_TIMEOUT_MS = 120_000
 LIVENESS_ENV = {
     "FACEAUTH_LIVENESS_REQUIRED": "true",
     "FACEAUTH_LIVENESS_MOVES": '["turn_left"]',
@@ -51,10 +51,17 @@ LIVENESS_ENV = {
 }
 
 
+def _skip_without_mesh() -> None:
+    try:
+        FaceMesh.load()
+    except ModelNotFoundError as error:
+        pytest.skip(str(error))
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     skip_unless_ready()
-    skip_without_mesh()
+    _skip_without_mesh()
     with live_server(tmp_path_factory.mktemp("liveness-server-data"), LIVENESS_ENV) as running:
         yield running
 
@@ -67,7 +74,7 @@ def screenshots() -> Screenshots:
 @pytest.fixture(scope="module")
 def turning_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
     skip_unless_ready()
-    skip_without_mesh()
+    _skip_without_mesh()
     photo = photos_of(PERSON)[0].path
     return build_challenge_video(photo, tmp_path_factory.mktemp("camera") / "turn-left.y4m", ["turn_left"])
 

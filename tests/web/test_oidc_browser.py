@@ -1,4 +1,4 @@
-"""Sign in with faceauth, end to end: a relying party (tests/web/relying_party.py: requests-oauthlib
+"""Sign in with faceauth, end to end: a relying party (tests/support/relying_party.py: requests-oauthlib
 and PyJWT, not the server's Authlib) sends a real headless Chromium to faceauth, which walks it
 through password, face enrollment (the user has no face yet), face verification and consent, and
 back; the relying party verifies the ID token against discovery and the JWKS, reads userinfo and
@@ -29,29 +29,28 @@ import pytest
 pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed (.[dev])")
 pytest.importorskip("requests_oauthlib", reason="requests-oauthlib is not installed (.[dev])")
 
-from browser_support import (
-    CHALLENGE_TIMEOUT_MS,
+from playwright.sync_api import expect
+
+from faceauth.model_zoo.registry import ModelNotFoundError
+from faceauth.vision.landmarks import FaceMesh
+from support import LiveServer, free_port, wipe_postgres
+from support.browser import (
     BrowserPage,
-    LiveServer,
     Screenshots,
     artifacts_dir,
     chromium_page,
-    free_port,
     live_server,
     server_environment,
     skip_unless_ready,
-    skip_without_mesh,
 )
-from fake_camera import build_challenge_video, photos_of
-from playwright.sync_api import expect
-from relying_party import RelyingPartyState, serve_relying_party
-
-from support import wipe_postgres
+from support.camera import build_challenge_video, photos_of
+from support.relying_party import RelyingPartyState, serve_relying_party
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 PERSON = "person01"  # whose photo the fake camera shows
 PASSWORD = "correct horse battery staple"
+CHALLENGE_TIMEOUT_MS = 120_000
 # Liveness required, with challenges the fake camera can satisfy (see the module docstring).
 LIVENESS_ENV = {
     "FACEAUTH_LIVENESS_REQUIRED": "true",
@@ -67,6 +66,13 @@ USER = {
     "password": PASSWORD,
     "password_confirm": PASSWORD,
 }
+
+
+def _skip_without_mesh() -> None:
+    try:
+        FaceMesh.load()
+    except ModelNotFoundError as error:
+        pytest.skip(str(error))
 
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -89,7 +95,7 @@ def server_env(
     tmp_path_factory: pytest.TempPathFactory, database: dict[str, str]
 ) -> tuple[Path, dict[str, str]]:
     skip_unless_ready()
-    skip_without_mesh()
+    _skip_without_mesh()
     data_dir = tmp_path_factory.mktemp("oidc-browser-server")
     return data_dir, {**LIVENESS_ENV, **database}
 

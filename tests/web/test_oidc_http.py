@@ -25,8 +25,9 @@ import httpx
 import jwt
 import pytest
 
-from faceauth.composition import VisionModels
-from faceauth.service.oidc_signin import OidcComponents
+from faceauth import composition
+from faceauth.config import Settings
+from faceauth.service.oidc_clients import NewClient
 from support import LiveServer, make_settings, serve_in_thread
 
 pytestmark = pytest.mark.e2e  # the real vision models and a uvicorn server
@@ -39,7 +40,6 @@ LOGGED_OUT = "http://127.0.0.1:9/logged-out"
 @dataclass(frozen=True)
 class Provider:
     server: LiveServer
-    oidc: OidcComponents
     client_id: str
     secret: str
     cookie: str  # a full-stage session token (password, then face)
@@ -51,12 +51,9 @@ class Provider:
 def provider(
     tmp_path_factory: pytest.TempPathFactory, face_engine: Any, photos_by_identity: dict[str, list[Path]]
 ) -> Iterator[Provider]:
-    from faceauth.web.app import create_app
-
     settings = make_settings(tmp_path_factory.mktemp("oidc-server"), liveness_required=False)
-    app = create_app(settings, VisionModels(face_engine, liveness=None))
     with (
-        serve_in_thread(app, settings) as server,
+        serve_in_thread(settings, face_engine) as server,
         httpx.Client(base_url=server.base_url, timeout=120) as http,
     ):
         photos = usable_photos(face_engine, photos_by_identity)
@@ -79,11 +76,20 @@ def provider(
         assert http.post("/api/v1/face/enroll", json=frames, headers=bearer(token)).status_code == 201
         verified = http.post("/api/v1/face/verify", json=frames, headers=bearer(login(http)))
         assert verified.status_code == 200, verified.text
-        oidc: OidcComponents = app.state.services.oidc
-        created = oidc.clients.add("Wiki", [CALLBACK], [LOGGED_OUT])
+        created = add_client(settings)
         assert created.secret is not None
         full = verified.json()["access_token"]
-        yield Provider(server, oidc, created.client.client_id, created.secret, full, login(http), frames)
+        yield Provider(server, created.client.client_id, created.secret, full, login(http), frames)
+
+
+def add_client(settings: Settings) -> NewClient:
+    """``faceauth clients add`` as the CLI does it: through the composition root, on the server's
+    database."""
+    stores = composition.open_database(settings)
+    try:
+        return composition.build_oidc_clients(stores).add("Wiki", [CALLBACK], [LOGGED_OUT])
+    finally:
+        stores.close()
 
 
 def usable_photos(face_engine: Any, photos_by_identity: dict[str, list[Path]]) -> list[bytes]:
@@ -353,10 +359,8 @@ def login_and_verify_again(provider: Provider) -> str:
 
 def test_token_endpoint_is_rate_limited(tmp_path: Path, face_engine: Any) -> None:
     """Guessing client secrets or codes at /oauth2/token meets the per-address limit (its own bucket)."""
-    from faceauth.web.app import create_app
-
     settings = make_settings(tmp_path, rate_limit_requests=3, rate_limit_window_seconds=60)
-    with serve_in_thread(create_app(settings, VisionModels(face_engine, liveness=None)), settings) as server:
+    with serve_in_thread(settings, face_engine) as server:
         guesses = [
             httpx.post(
                 f"{server.base_url}/oauth2/token", data={"grant_type": "authorization_code", "code": f"g{i}"}

@@ -1,24 +1,23 @@
 """The web pages without a browser: cookies, CSRF, stages, escaping, error pages and the capture
 endpoints, against the real app and database with a stand-in for the vision engine (fast: no models).
 
-The stand-in reads each frame's bytes: ``face-a`` and ``face-b`` are two different people, anything
-else is a frame without a face. The real engine runs in test_browser.py."""
+The stand-in (``support.StandInEngine``) reads each frame's bytes: ``face-a`` and ``face-b`` are
+two different people, anything else is a frame without a face. The real engine runs in test_browser.py."""
 
 from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from http.cookies import SimpleCookie
 
-import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
 from faceauth.composition import VisionModels
 from faceauth.config import Settings
-from faceauth.domain import BurstEmbeddings, FrameRejection, RejectReason
 from faceauth.web.app import create_app
+from support import StandInEngine
 
 PASSWORD = "correct horse battery staple"
 ALICE = {
@@ -29,28 +28,6 @@ ALICE = {
     "password": PASSWORD,
     "password_confirm": PASSWORD,
 }
-
-
-def unit_vector(seed: int) -> np.ndarray:
-    vector = np.random.default_rng(seed).normal(size=512).astype(np.float32)
-    return vector / np.linalg.norm(vector)
-
-
-PEOPLE = {b"face-a": unit_vector(1), b"face-b": unit_vector(2)}
-
-
-class StandInEngine:
-    """Frames whose bytes name a person embed as that person; others have no face."""
-
-    def embed_burst(self, frames: Sequence[bytes]) -> BurstEmbeddings:
-        embeddings, accepted, rejected = [], [], []
-        for index, frame in enumerate(frames):
-            if frame in PEOPLE:
-                embeddings.append(PEOPLE[frame])
-                accepted.append(index)
-            else:
-                rejected.append(FrameRejection(index, RejectReason.NO_FACE))
-        return BurstEmbeddings(tuple(embeddings), tuple(accepted), tuple(rejected))
 
 
 def frames(*contents: bytes) -> dict[str, list[str]]:

@@ -1,35 +1,26 @@
-"""Helpers for the browser test: a real faceauth server in a subprocess, Chromium with a fake camera,
-and numbered screenshots.
-
-Kept apart from ``tests/conftest.py`` (owned by the API tests) so the two never clash."""
+"""Helpers for the browser tests: a real faceauth server (``support.serve_in_subprocess``), Chromium
+with a fake camera, and numbered screenshots."""
 
 from __future__ import annotations
 
 import os
 import re
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 import httpx
 import pytest
-from fake_camera import shared_data_root
+from playwright.sync_api import Page, expect, sync_playwright
 
-if TYPE_CHECKING:
-    from playwright.sync_api import Page
+from support import LiveServer, require_e2e, serve_in_subprocess
+from support.camera import shared_data_root
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path(os.environ.get("FACEAUTH_CHROMIUM", "/usr/bin/chromium"))
 SERVER_START_TIMEOUT_S = float(os.environ.get("FACEAUTH_TEST_SERVER_TIMEOUT", "300"))
-CHALLENGE_TIMEOUT_MS = 120_000  # a liveness challenge on a cold, busy CI machine
 
 
 def chromium_missing_reason() -> str | None:
@@ -66,82 +57,34 @@ def chromium_args(fake_video: Path) -> list[str]:
     ]
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class LiveServer:
-    base_url: str
-    process: subprocess.Popen[bytes]
-    log_path: Path
-
-    def log_tail(self, lines: int = 60) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return "(no server log)"
-        return "\n".join(text.splitlines()[-lines:])
-
-
 def server_environment(data_dir: Path, overrides: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment of the test server: its own data folder and SQLite file, no liveness step
-    unless ``overrides`` (more FACEAUTH_* variables) say otherwise."""
-    env = dict(os.environ)
-    env.update(
-        {
-            "FACEAUTH_DATA_DIR": str(data_dir),
-            "FACEAUTH_DATABASE_URL": f"sqlite:///{data_dir / 'faceauth.db'}",
-            "FACEAUTH_LIVENESS_REQUIRED": "false",
-            "FACEAUTH_ENV": "development",
-            "PYTHONUNBUFFERED": "1",
-        }
-    )
+    """FACEAUTH_* variables of the browser tests' server: its own SQLite file, no liveness step
+    unless ``overrides`` say otherwise."""
+    env = {
+        "FACEAUTH_DATABASE_URL": f"sqlite:///{data_dir / 'faceauth.db'}",
+        "FACEAUTH_LIVENESS_REQUIRED": "false",
+        "FACEAUTH_ENV": "development",
+        "PYTHONUNBUFFERED": "1",
+    }
     env.update(overrides or {})
     return env
 
 
-def _wait_until_healthy(server: LiveServer, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise RuntimeError(f"the server exited with {server.process.returncode}:\n{server.log_tail()}")
-        try:
-            with urllib.request.urlopen(f"{server.base_url}/healthz", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.5)
-    raise RuntimeError(f"the server did not become healthy in {timeout_s:.0f} s:\n{server.log_tail()}")
-
-
 @contextmanager
 def live_server(data_dir: Path, environment: Mapping[str, str] | None = None) -> Iterator[LiveServer]:
-    """uvicorn running ``faceauth.web.app:create_app`` on a free loopback port until the block ends."""
+    """``faceauth serve`` (one worker) for a browser test, until the block ends."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    log_path = data_dir / "server.log"
-    command = [
-        sys.executable, "-m", "uvicorn", "faceauth.web.app:create_app", "--factory",
-        "--host", "127.0.0.1", "--port", str(port), "--log-level", "info",
-    ]  # fmt: skip
     env = server_environment(data_dir, environment)
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=data_dir)
-    server = LiveServer(f"http://127.0.0.1:{port}", process, log_path)
-    try:
-        _wait_until_healthy(server, SERVER_START_TIMEOUT_S)
+    with serve_in_subprocess(data_dir, env, workers=1, timeout=SERVER_START_TIMEOUT_S) as server:
         yield server
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+
+
+def launch_chromium(playwright: Any, fake_video: Path) -> Any:
+    """Headless Chromium playing ``fake_video`` as its webcam (e2e tests only)."""
+    require_e2e("launching Chromium")
+    return playwright.chromium.launch(
+        executable_path=str(CHROMIUM), headless=True, args=chromium_args(fake_video)
+    )
 
 
 @dataclass
@@ -181,7 +124,23 @@ def register_and_enroll_via_api(base_url: str, account: dict[str, str], frames: 
             raise AssertionError(f"enrollment through the API failed: {enrolled.status_code} {enrolled.text}")
 
 
-# --- skips and the Chromium page -------------------------------------------------------------
+PERSON = "person01"
+IMPOSTOR = "person03"
+PASSWORD = "correct horse battery staple"
+CAPTURE_TIMEOUT_MS = 120_000  # a burst on a cold, busy CI machine
+
+
+@dataclass(frozen=True)
+class Account:
+    name: str
+    username: str
+    email: str
+    phone: str
+
+
+ALICE = Account("Alice Example", "alice_ex", "alice@example.com", "+44 20 7946 0958")
+BOB = Account("Bob Nobody", "bob.nobody", "bob@example.org", "+1 202 555 0143")
+CAROL = Account("Carol Target", "carol", "carol@example.net", "+33 1 42 68 53 00")
 
 
 def skip_unless_ready() -> None:
@@ -194,16 +153,6 @@ def skip_unless_ready() -> None:
         pytest.fail(f"FACEAUTH_REQUIRE_BROWSER=1 but {reason}")
     if reason:
         pytest.skip(reason)
-
-
-def skip_without_mesh() -> None:
-    from faceauth.model_zoo.registry import ModelNotFoundError
-    from faceauth.vision.landmarks import FaceMesh
-
-    try:
-        FaceMesh.load()
-    except ModelNotFoundError as error:
-        pytest.skip(str(error))
 
 
 @dataclass
@@ -223,13 +172,8 @@ class BrowserPage:
 
 @contextmanager
 def chromium_page(server: LiveServer, video: Path) -> Iterator[BrowserPage]:
-    """Headless Chromium with ``video`` as the webcam; collects script errors and CSP violations."""
-    from playwright.sync_api import sync_playwright
-
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=chromium_args(video)
-        )
+        browser = launch_chromium(playwright, video)
         try:
             context = browser.new_context(viewport={"width": 1100, "height": 820})
             context.set_default_timeout(20_000)
@@ -245,3 +189,71 @@ def chromium_page(server: LiveServer, video: Path) -> Iterator[BrowserPage]:
 def _note_console(wrapped: BrowserPage, kind: str, text: str) -> None:
     if "Content Security Policy" in text or "Refused to" in text:
         wrapped.problems.append(f"console {kind}: {text}")
+
+
+# --------------------------------------------------------------------------------------------
+# Steps
+# --------------------------------------------------------------------------------------------
+
+
+def register(browser: BrowserPage, account: Account, shots: Screenshots | None) -> None:
+    page = browser.page
+    browser.goto("/register")
+    expect(page.get_by_role("heading", name="Create an account")).to_be_visible()
+    page.get_by_label("Full name").fill(account.name)
+    page.get_by_label("Username").fill(account.username)
+    page.get_by_label("Email").fill(account.email)
+    page.get_by_label("Phone").fill(account.phone)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_label("Password again").fill(PASSWORD)
+    if shots:
+        shots.take(page, "register")
+    page.get_by_role("button", name="Create account").click()
+    expect(page).to_have_url(re.compile(r"/login"))
+    expect(page.get_by_role("status").first).to_contain_text("Account created")
+
+
+def register_with_mistakes(browser: BrowserPage, shots: Screenshots) -> None:
+    """Per-field messages: a bad email, a short common password, passwords that differ."""
+    page = browser.page
+    browser.goto("/register")
+    page.get_by_label("Full name").fill("Mallory")
+    page.get_by_label("Username").fill("m")
+    page.get_by_label("Email").fill("not-an-email")
+    page.get_by_label("Phone").fill("12")
+    page.get_by_label("Password", exact=True).fill("password")
+    page.get_by_label("Password again").fill("something else")
+    page.get_by_role("button", name="Create account").click()
+    for field_name in ("username", "email", "phone", "password", "password_confirm"):
+        expect(page.locator(f"#{field_name}-error")).to_be_visible()
+        expect(page.locator(f"#{field_name}")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#name-error")).to_have_count(0)
+    expect(page.get_by_label("Email")).to_have_value("not-an-email")  # kept for correction
+    expect(page.get_by_label("Password", exact=True)).to_have_value("")  # never echoed back
+    shots.take(page, "register-errors")
+
+
+def log_in(browser: BrowserPage, login: str, shots: Screenshots | None, step: str = "login") -> None:
+    page = browser.page
+    browser.goto("/login")
+    page.get_by_label("Username or email").fill(login)
+    page.get_by_label("Password").fill(PASSWORD)
+    if shots:
+        shots.take(page, step)
+    page.get_by_role("button", name="Continue").click()
+
+
+def capture(browser: BrowserPage, button: str) -> str:
+    """Press the capture button once the camera runs; returns the final state of the widget."""
+    page = browser.page
+    camera = page.locator("[data-camera]")
+    capture_button = page.get_by_role("button", name=button)
+    expect(capture_button).to_be_enabled(timeout=30_000)
+    capture_button.click()
+    expect(camera).to_have_attribute("data-state", re.compile("success|failure"), timeout=CAPTURE_TIMEOUT_MS)
+    return str(camera.get_attribute("data-state"))
+
+
+def log_out(browser: BrowserPage) -> None:
+    browser.page.get_by_role("button", name=re.compile("^Log out")).click()
+    expect(browser.page).to_have_url(re.compile(r"/login"))
