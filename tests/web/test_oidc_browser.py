@@ -123,7 +123,7 @@ def add_client(server_env: tuple[Path, dict[str, str]], rp_url: str) -> dict[str
     ]  # fmt: skip
     done = subprocess.run(
         command,
-        env=server_environment(data_dir, env),
+        env={**os.environ, "FACEAUTH_DATA_DIR": str(data_dir), **server_environment(data_dir, env)},
         capture_output=True,
         text=True,
         timeout=120,
