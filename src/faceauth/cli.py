@@ -1,4 +1,4 @@
-"""The ``faceauth`` command line: serve, compare, eval, db, keys, events."""
+"""The ``faceauth`` command line: serve, compare, eval, db, keys, events, clients, oidc."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from faceauth import cli_oidc
 from faceauth.config import Settings, get_settings
 from faceauth.domain import FaceAuthError
 
@@ -308,6 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
     events.add_argument("--limit", type=int, default=50, help="at most this many events (default 50)")
     events.add_argument("--json", action="store_true", help="print JSON")
     events.set_defaults(handler=cmd_events)
+    cli_oidc.add_commands(commands)  # faceauth clients ..., faceauth oidc rotate-key
     return parser
 
 

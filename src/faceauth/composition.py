@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from faceauth.config import Settings
 from faceauth.domain import ConfigurationError
@@ -18,6 +19,9 @@ from faceauth.service.face_login import FaceLoginService
 from faceauth.service.faces import BurstEmbedder, FaceService
 from faceauth.service.liveness import LivenessService
 from faceauth.service.lockout import LockoutService
+from faceauth.service.oidc_clients import ClientService
+from faceauth.service.oidc_provider import OidcProvider
+from faceauth.service.oidc_signin import OidcComponents, PendingSignIns
 from faceauth.service.privacy import PrivacyService
 from faceauth.service.ratelimits import RateLimitService
 from faceauth.service.services import Services
@@ -25,6 +29,7 @@ from faceauth.service.tokens import TokenService
 from faceauth.storage import file_modes
 from faceauth.storage.crypto import TemplateCipher
 from faceauth.storage.keys import check_production_settings, resolve_secret_key, resolve_template_key
+from faceauth.storage.oidc_keys import Keyring
 from faceauth.storage.stores import Stores, open_stores
 
 if TYPE_CHECKING:
@@ -33,6 +38,10 @@ if TYPE_CHECKING:
     from faceauth.vision.liveness import LivenessAnalyzer
 
 logger = logging.getLogger(__name__)
+
+# A retired OpenID Connect signing key stays published this long after its successor took over: every
+# token it signed has expired by then, whichever lifetime settings were in force.
+KEY_OVERLAP_MARGIN_SECONDS = 300
 
 
 @dataclass(frozen=True)
@@ -116,15 +125,60 @@ def build_services(settings: Settings, stores: Stores, vision: VisionModels) -> 
     cipher = TemplateCipher.from_settings(settings)
     faces = FaceService(vision.engine, storage, cipher, settings, lockouts)
     liveness = LivenessService(vision.liveness, stores.challenges, storage, settings, cipher=cipher)
+    oidc = build_oidc(settings, stores)
     return Services(
         settings=settings,
         accounts=AccountService(storage, settings, lockouts, devices),
         tokens=tokens,
         faces=faces,
-        face_login=FaceLoginService(faces, liveness, tokens, settings),
+        face_login=FaceLoginService(faces, liveness, tokens, settings, oidc.sign_ins),
         liveness=liveness,
         apps=AppService(storage),
         privacy=PrivacyService(storage),
         rate_limits=RateLimitService(abuse_store, settings),
         devices=devices,
+        oidc=oidc,
     )
+
+
+def oidc_keyring(settings: Settings) -> Keyring:
+    """The OpenID Connect signing keys (``faceauth oidc rotate-key`` adds one)."""
+    lifetime = max(settings.oidc_id_token_ttl_seconds, settings.oidc_access_token_ttl_seconds)
+    return Keyring(settings.resolved_oidc_keys_dir, lifetime + KEY_OVERLAP_MARGIN_SECONDS)
+
+
+def check_oidc_settings(settings: Settings, keyring: Keyring) -> None:
+    """Raises ConfigurationError for what production cannot run without: an https
+    ``FACEAUTH_OIDC_ISSUER`` and a signing key made with ``faceauth oidc rotate-key`` (none is
+    generated). In development, makes the first signing key when there is none (race-safe across
+    workers)."""
+    issuer = settings.oidc_issuer
+    if issuer is not None:
+        parts = urlsplit(issuer)
+        if parts.scheme not in ("https", "http") or not parts.hostname or parts.query or parts.fragment:
+            raise ConfigurationError("FACEAUTH_OIDC_ISSUER must be a URL like https://auth.example.com")
+        if issuer.endswith("/"):
+            raise ConfigurationError("FACEAUTH_OIDC_ISSUER must not end with a slash")
+    if settings.is_production:
+        if issuer is None or not issuer.startswith("https://"):
+            raise ConfigurationError("production mode: FACEAUTH_OIDC_ISSUER must be set to an https URL")
+        keyring.signing_key()  # raises ConfigurationError naming `faceauth oidc rotate-key`
+        return
+    keyring.ensure_development_key()
+
+
+def build_oidc(settings: Settings, stores: Stores) -> OidcComponents:
+    """The OpenID Connect provider, its client administration and the pending sign-ins, after the
+    start-up checks of ``check_oidc_settings``."""
+    keyring = oidc_keyring(settings)
+    check_oidc_settings(settings, keyring)
+    return OidcComponents(
+        provider=OidcProvider(settings, stores.oidc, stores.storage, keyring),
+        clients=build_oidc_clients(stores),
+        sign_ins=PendingSignIns(resolve_secret_key(settings), settings.oidc_login_timeout_seconds),
+    )
+
+
+def build_oidc_clients(stores: Stores) -> ClientService:
+    """The relying parties' administration alone (``faceauth clients``: no signing key needed)."""
+    return ClientService(stores.oidc, stores.storage)

@@ -93,6 +93,19 @@ class Settings(BaseSettings):
     # the header is ignored and the peer address is the client.
     trusted_proxies: tuple[str, ...] = ()
 
+    # --- OpenID Connect provider (docs/oidc.md) -------------------------------------------------
+    # The issuer URL relying parties see (https://auth.example.com, no trailing slash). Production
+    # refuses to start without an https one; development uses the address the request came to.
+    oidc_issuer: str | None = None
+    # Folder of the signing keys (one private JWK file per key; ``faceauth oidc rotate-key`` adds one).
+    # Default: data_dir/oidc_keys. Development generates the first key; production requires one.
+    oidc_keys_dir: Path | None = None
+    oidc_code_ttl_seconds: int = 60  # an authorization code is good for this long, once
+    oidc_access_token_ttl_seconds: int = 600  # access tokens (signed JWTs, revocable)
+    oidc_id_token_ttl_seconds: int = 600  # ID tokens
+    # How long a started sign-in (the relying party's request) waits for password, face and consent.
+    oidc_login_timeout_seconds: int = 900
+
     # --- image input --------------------------------------------------------------------------
     max_image_bytes: int = 8 * 1024 * 1024  # per frame, after base64 decoding
     max_image_pixels: int = 16_000_000  # width x height, checked before the full decode
@@ -140,6 +153,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.data_dir / 'faceauth.db'}"
+
+    @property
+    def resolved_oidc_keys_dir(self) -> Path:
+        return self.oidc_keys_dir or self.data_dir / "oidc_keys"
 
     @property
     def is_production(self) -> bool:

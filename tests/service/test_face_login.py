@@ -23,11 +23,8 @@ from faceauth.service.face_login import FaceInput
 from faceauth.service.liveness import ChallengePurpose
 from faceauth.service.services import Services
 from faceauth.service.tokens import Stage, TokenClaims
-from faceauth.storage.sql.abuse import SqlAbuseStore
 from faceauth.storage.sql.backend import SqlStorage
-from faceauth.storage.sql.challenges import SqlChallengeStore
-from faceauth.storage.stores import Stores
-from support import StandInEngine
+from support import StandInEngine, stores_of
 
 ANN, BOB = b"face-a", b"face-b"  # two people, as support.StandInEngine sees them
 
@@ -41,10 +38,6 @@ class BlindAnalyzer:
 
 def burst(name: bytes) -> FaceInput:
     return FaceInput(frames=(name,) * 6)
-
-
-def stores_of(storage: SqlStorage) -> Stores:
-    return Stores(storage, SqlAbuseStore(storage.database), SqlChallengeStore(storage.database))
 
 
 def make_services(settings: Settings, storage: SqlStorage) -> Services:
@@ -137,3 +130,25 @@ def test_a_failed_enrollment_challenge_is_no_failed_login(
         services.face_login.enroll(password, FaceInput(challenge_id=challenge.challenge_id), replace=False)
     services.face_login.enroll(password, burst(ANN), replace=False)
     assert services.face_login.verify(password, burst(ANN)).verified
+
+
+def test_a_verified_face_says_how_and_when_and_goes_back_to_a_pending_sign_in(
+    services: Services, user_id: int
+) -> None:
+    """The full-stage token records the face step for the OpenID Connect claims (``auth_time``; a
+    plain burst is no liveness check), and a sealed pending sign-in is where the browser returns."""
+    password = token(services, user_id, Stage.PASSWORD)
+    services.face_login.enroll(password, burst(ANN), replace=False)
+    sealed = services.oidc.sign_ins.seal("client_id=abc&scope=openid")
+    assert sealed is not None
+    verified = services.face_login.verify(token(services, user_id, Stage.PASSWORD), burst(ANN), None, sealed)
+    assert verified.token is not None
+    claims = services.tokens.decode(verified.token.token)
+    assert claims.liveness is False and claims.auth_time == claims.issued_at
+    assert verified.return_url == "/oauth2/authorize?client_id=abc&scope=openid"
+    plain = services.face_login.verify(token(services, user_id, Stage.PASSWORD), burst(ANN))
+    assert plain.return_url is None
+    forged = services.face_login.verify(
+        token(services, user_id, Stage.PASSWORD), burst(ANN), None, sealed[:-4] + "AAAA"
+    )
+    assert forged.verified and forged.return_url is None

@@ -34,8 +34,12 @@ from sqlalchemy import text
 
 from faceauth.config import Settings, default_data_dir
 from faceauth.domain import BurstEmbeddings, FrameRejection, RejectReason
+from faceauth.storage.sql.abuse import SqlAbuseStore
 from faceauth.storage.sql.backend import SqlStorage
+from faceauth.storage.sql.challenges import SqlChallengeStore
+from faceauth.storage.sql.oidc import SqlOidcStore
 from faceauth.storage.sql.tables import Base
+from faceauth.storage.stores import Stores
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -102,6 +106,13 @@ def make_settings(data_dir: Path, **overrides: object) -> Settings:
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
+
+
+def stores_of(storage: SqlStorage) -> Stores:
+    """Every store over the database of ``storage`` (the ``storage`` fixture's), as ``open_stores``
+    builds them."""
+    database = storage.database
+    return Stores(storage, SqlAbuseStore(database), SqlChallengeStore(database), SqlOidcStore(database))
 
 
 def wipe_postgres(url: str) -> None:

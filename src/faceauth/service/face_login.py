@@ -11,7 +11,11 @@ were streamed before (``service.liveness``). The rules, each in this one place:
 - a challenge is spent once, whatever the outcome; a verification whose challenge fails liveness is
   a failed face attempt (a photo held to the camera is a guess like any other) and counts towards
   the face lock-out;
-- a verified face earns a full-stage token, and the password-stage token that asked is revoked.
+- a verified face earns a full-stage token, and the password-stage token that asked is revoked; the
+  token says when the face was verified (``auth_time``) and whether through a liveness challenge
+  (the OpenID Connect provider reports both in ``acr``/``amr``);
+- after a verified face, a pending OpenID Connect sign-in (``service.oidc_signin``) is where the
+  browser goes back to.
 
 Every method is synchronous and may run for a second or more (face detection and embedding): the web
 layer runs it in a worker thread."""
@@ -26,6 +30,7 @@ from faceauth.config import Settings
 from faceauth.domain import BurstEmbeddings, InsufficientStage, LivenessFailed, LivenessRequired
 from faceauth.service.faces import EnrollmentResult, FaceService, VerificationResult
 from faceauth.service.liveness import ChallengePurpose, LivenessService
+from faceauth.service.oidc_signin import PendingSignIns
 from faceauth.service.tokens import IssuedToken, Stage, TokenClaims, TokenService
 
 logger = logging.getLogger(__name__)
@@ -50,6 +55,7 @@ class FaceVerified:
     result: VerificationResult
     pictures: int
     token: IssuedToken | None  # the full-stage token, when the face matched
+    return_url: str | None = None  # a verified face's pending OpenID Connect sign-in, to go back to
 
     @property
     def verified(self) -> bool:
@@ -58,12 +64,18 @@ class FaceVerified:
 
 class FaceLoginService:
     def __init__(
-        self, faces: FaceService, liveness: LivenessService, tokens: TokenService, settings: Settings
+        self,
+        faces: FaceService,
+        liveness: LivenessService,
+        tokens: TokenService,
+        settings: Settings,
+        sign_ins: PendingSignIns,
     ) -> None:
         self.faces = faces
         self.liveness = liveness
         self.tokens = tokens
         self.settings = settings
+        self.sign_ins = sign_ins
 
     def check_plain_burst_allowed(self) -> None:
         """Raises LivenessRequired when the server takes faces only through a liveness challenge.
@@ -84,9 +96,13 @@ class FaceLoginService:
         result = self.faces.enroll(user_id, frames, replace, client)
         return FaceEnrolled(result, _pictures(frames))
 
-    def verify(self, claims: TokenClaims, face: FaceInput, client: str | None = None) -> FaceVerified:
-        """Compares the face with the enrolled one; on a match, issues a full-stage token and revokes
-        a password-stage one. A different person is a result (``verified`` false), not an error."""
+    def verify(
+        self, claims: TokenClaims, face: FaceInput, client: str | None = None, sign_in: str | None = None
+    ) -> FaceVerified:
+        """Compares the face with the enrolled one; on a match, issues a full-stage token (marked as
+        liveness-checked when the face came through a challenge) and revokes a password-stage one. A
+        different person is a result (``verified`` false), not an error. ``sign_in``: the sealed
+        pending OpenID Connect sign-in the browser carries, if any (its URL is ``return_url``)."""
         user_id = claims.user_id
         frames = self._burst(user_id, face, ChallengePurpose.VERIFY, client)
         result = self.faces.verify(user_id, frames, client)
@@ -100,10 +116,13 @@ class FaceLoginService:
         )
         if not result.verified:
             return FaceVerified(result, _pictures(frames), token=None)
-        issued = self.tokens.issue(user_id, Stage.FULL)
+        liveness_checked = face.challenge_id is not None  # the challenge was spent: it passed
+        issued = self.tokens.issue(user_id, Stage.FULL, liveness=liveness_checked)
         if claims.stage is Stage.PASSWORD:
             self.tokens.revoke(claims)  # the password-stage token has done its job
-        return FaceVerified(result, _pictures(frames), token=issued)
+        pending = self.sign_ins.open(sign_in) if sign_in else None
+        return_url = pending.return_url if pending is not None else None
+        return FaceVerified(result, _pictures(frames), token=issued, return_url=return_url)
 
     def delete(self, claims: TokenClaims, client: str | None = None) -> bool:
         """Deletes the enrolled face, if any; raises InsufficientStage for a password-stage token."""

@@ -11,6 +11,7 @@ from faceauth.service.devices import DeviceService
 from faceauth.service.face_login import FaceLoginService
 from faceauth.service.faces import FaceService
 from faceauth.service.liveness import LivenessService
+from faceauth.service.oidc_signin import OidcComponents
 from faceauth.service.privacy import PrivacyService
 from faceauth.service.ratelimits import RateLimitService
 from faceauth.service.tokens import TokenService
@@ -28,3 +29,4 @@ class Services:
     privacy: PrivacyService
     rate_limits: RateLimitService
     devices: DeviceService  # known-device tokens (the web pages keep them in a cookie)
+    oidc: OidcComponents  # the OpenID Connect provider (docs/oidc.md)

@@ -1,7 +1,8 @@
 """Access tokens: short-lived HS256 JWTs with a ``stage`` claim, revocable by their ``jti``.
 
 Stage "password" (after the password step) opens only the face step; stage "full" (after the face
-step) opens everything."""
+step) opens everything. A full-stage token also says when the face step happened (``auth_time``) and
+whether it passed a liveness challenge (``liveness``): the OpenID Connect provider reports both."""
 
 from __future__ import annotations
 
@@ -32,6 +33,8 @@ class TokenClaims:
     jti: str
     issued_at: datetime
     expires_at: datetime
+    auth_time: datetime | None = None  # full stage: when the face was verified
+    liveness: bool = False  # full stage: the face was verified in a liveness challenge
 
 
 @dataclass(frozen=True)
@@ -57,16 +60,22 @@ class TokenService:
             Stage.FULL: timedelta(seconds=settings.full_token_ttl_seconds),
         }
 
-    def issue(self, user_id: int, stage: Stage, now: datetime | None = None) -> IssuedToken:
+    def issue(
+        self, user_id: int, stage: Stage, now: datetime | None = None, *, liveness: bool = False
+    ) -> IssuedToken:
+        """``liveness``: a full-stage token's face step passed a liveness challenge."""
         issued_at = (now or datetime.now(UTC)).replace(microsecond=0)
+        full = stage is Stage.FULL
         claims = TokenClaims(
             user_id=user_id,
             stage=stage,
             jti=secrets.token_urlsafe(16),
             issued_at=issued_at,
             expires_at=issued_at + self.ttls[stage],
+            auth_time=issued_at if full else None,
+            liveness=liveness and full,
         )
-        payload = {
+        payload: dict[str, object] = {
             "iss": ISSUER,
             "sub": str(user_id),
             "stage": stage.value,
@@ -74,6 +83,9 @@ class TokenService:
             "iat": claims.issued_at,
             "exp": claims.expires_at,
         }
+        if full:
+            payload["auth_time"] = int(claims.issued_at.timestamp())
+            payload["liveness"] = claims.liveness
         return IssuedToken(jwt.encode(payload, self._secret_key, algorithm=ALGORITHM), claims)
 
     def decode(self, token: str) -> TokenClaims:
@@ -92,6 +104,8 @@ class TokenService:
                 jti=str(payload["jti"]),
                 issued_at=datetime.fromtimestamp(payload["iat"], UTC),
                 expires_at=datetime.fromtimestamp(payload["exp"], UTC),
+                auth_time=_auth_time(payload),
+                liveness=payload.get("liveness") is True,
             )
         except jwt.ExpiredSignatureError as error:
             raise InvalidToken("token expired") from error
@@ -113,3 +127,8 @@ class TokenService:
 
     def revoke(self, claims: TokenClaims) -> None:
         self.storage.revoke_token(claims.jti, claims.expires_at)
+
+
+def _auth_time(payload: dict[str, object]) -> datetime | None:
+    value = payload.get("auth_time")
+    return datetime.fromtimestamp(value, UTC) if isinstance(value, int | float) else None

@@ -1,10 +1,10 @@
 """Open what a database URL names, in one place: ``open_stores`` for everything the web app needs
-(the storage backend, the abuse store and the challenge store, sharing one connection pool), and
+(the storage backend, the abuse, challenge and OpenID Connect stores, sharing one connection pool), and
 ``open_backend`` for the storage backend alone (the CLI's ``db upgrade``, ``keys rotate``, ``events``).
 
 ``mongodb://`` (or ``mongodb+srv://``) gives MongoStorage (needs the ``mongo`` extra); anything else
-the SQL stores (SQLite, PostgreSQL). The abuse and challenge stores have no MongoDB implementation,
-so ``open_stores`` refuses a MongoDB URL with a ConfigurationError that says so."""
+the SQL stores (SQLite, PostgreSQL). The abuse, challenge and OpenID Connect stores have no MongoDB
+implementation, so ``open_stores`` refuses a MongoDB URL with a ConfigurationError that says so."""
 
 from __future__ import annotations
 
@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from faceauth.config import Settings
 from faceauth.domain import ConfigurationError
 from faceauth.storage.interface import AbuseStore, ChallengeStore, StorageBackend
+from faceauth.storage.oidc_interface import OidcStore
 from faceauth.storage.sql.abuse import SqlAbuseStore
 from faceauth.storage.sql.backend import SqlStorage
 from faceauth.storage.sql.challenges import SqlChallengeStore
 from faceauth.storage.sql.database import SqlDatabase
+from faceauth.storage.sql.oidc import SqlOidcStore
 
 MONGODB_SCHEMES = ("mongodb://", "mongodb+srv://")
 
@@ -28,13 +30,14 @@ class Stores:
     storage: StorageBackend
     abuse: AbuseStore
     challenges: ChallengeStore
+    oidc: OidcStore  # OpenID Connect clients, codes, consents, issued tokens
 
     def prepare_schema(self, settings: Settings) -> None:
         """Development: apply pending migrations; production: refuse an outdated schema."""
         self.storage.prepare_schema(settings)
 
     def close(self) -> None:
-        """Closes the database connections (the three stores share them)."""
+        """Closes the database connections (the stores share them)."""
         self.storage.close()
 
 
@@ -47,13 +50,15 @@ def open_stores(url: str) -> Stores:
     if is_mongodb_url(url):
         raise ConfigurationError(
             "the web app needs an SQL database (SQLite or PostgreSQL), not MongoDB: the lock-out, "
-            "rate-limit and liveness stores have no MongoDB implementation yet (docs/storage.md)"
+            "rate-limit, liveness and OpenID Connect stores have no MongoDB implementation yet "
+            "(docs/storage.md)"
         )
     database = SqlDatabase.from_url(url)
     return Stores(
         storage=SqlStorage(database),
         abuse=SqlAbuseStore(database),
         challenges=SqlChallengeStore(database),
+        oidc=SqlOidcStore(database),
     )
 
 

@@ -20,7 +20,7 @@ import faceauth
 from faceauth import composition
 from faceauth.composition import VisionModels
 from faceauth.config import Settings, get_settings
-from faceauth.web import api, docs
+from faceauth.web import api, docs, oidc
 from faceauth.web.body_limit import BodySizeLimit
 from faceauth.web.errors import register_error_handlers
 from faceauth.web.pages.router import router as pages_router
@@ -68,6 +68,7 @@ def create_app(settings: Settings | None = None, vision: VisionModels | None = N
     app.add_middleware(SecurityHeaders, settings=settings)  # outermost: every answer gets them
     register_error_handlers(app)
     app.include_router(api.router)
+    app.include_router(oidc.router)
     app.include_router(pages_router)
     app.include_router(docs.router)
 

@@ -22,6 +22,7 @@ LIMITED_ENDPOINTS: dict[tuple[str, str], str] = {
     ("POST", "/face/enroll"): "enroll",
     ("POST", "/api/v1/face/verify"): "verify",
     ("POST", "/face/verify"): "verify",
+    ("POST", "/oauth2/token"): "oidc_token",  # client secrets and codes are guessed here
     ("POST", "/api/v1/liveness/challenges"): "liveness",  # its frame posts are bounded per challenge
 }
 

@@ -19,4 +19,6 @@ HTML pages (or ``{"ok": false, "message"}`` for the webcam script) through ``web
 
 Modules: ``router`` (all page routes), ``routing`` (the page route class and page dependencies),
 ``rendering`` (templates, cookies, wording), ``errors`` (error pages), and one module per area:
-``auth``, ``face``, ``apps``, ``account``."""
+``auth``, ``face``, ``apps``, ``account``, ``oidc`` (the OpenID Connect provider's authorize, consent
+and logout pages, with ``oidc_sign_in``: the cookie of a sign-in waiting for the password and face
+steps)."""

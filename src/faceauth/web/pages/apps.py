@@ -24,7 +24,11 @@ def apps_page_response(
     context: Mapping[str, Any] | None = None,
     status_code: int = 200,
 ) -> Response:
-    full_context = {"apps": services.apps.list(caller.user.id), **(context or {})}
+    full_context = {
+        "apps": services.apps.list(caller.user.id),
+        "signed_in_apps": services.oidc.provider.signed_in_apps(caller.user.id),
+        **(context or {}),
+    }
     return render(request, "apps.html", full_context, status_code=status_code, active="apps")
 
 

@@ -15,6 +15,7 @@ from faceauth.service.tokens import Stage
 from faceauth.web.client_ip import client_ip
 from faceauth.web.csrf import renew_csrf_token
 from faceauth.web.deps import TOKEN_COOKIE, CsrfChecked, ServicesDep
+from faceauth.web.pages import oidc_sign_in
 from faceauth.web.pages.rendering import (
     DEVICE_COOKIE,
     STATIC_DIR,
@@ -91,8 +92,8 @@ def register_form_again(
 @router.get("/login")
 def login_page(request: Request, services: ServicesDep) -> Response:
     viewer = viewer_of(request)
-    if viewer is not None and viewer.is_full:
-        return redirect("/apps")
+    if viewer is not None and viewer.is_full and oidc_sign_in.return_url(request, services) is None:
+        return redirect("/apps")  # unless an OpenID Connect sign-in asks for a fresh login
     return render(request, "login.html", active="login")
 
 

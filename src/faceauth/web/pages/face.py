@@ -21,6 +21,7 @@ from faceauth.service.face_login import FaceInput
 from faceauth.web.deps import ClientDep, CurrentCaller, ServicesDep
 from faceauth.web.face_input import FaceInputDep
 from faceauth.web.inference import run_inference
+from faceauth.web.pages import oidc_sign_in
 from faceauth.web.pages.errors import RedirectToError
 from faceauth.web.pages.rendering import render, set_device_cookie, set_token_cookie
 from faceauth.web.pages.routing import PageRoute
@@ -98,7 +99,9 @@ async def verify(
 ) -> Response:
     """On a match: the full-stage token in the session cookie (the password-stage one is revoked)."""
     try:
-        verified = await run_inference(request, services.face_login.verify, caller.claims, face, client)
+        verified = await run_inference(
+            request, services.face_login.verify, caller.claims, face, client, oidc_sign_in.sealed(request)
+        )
     except (NotEnoughGoodFrames, ValidationFailed) as error:
         return capture_failure(error, face)
     result = verified.result  # no score in the answer (see schemas.VerifyResponse)
@@ -107,7 +110,8 @@ async def verify(
         return capture_answer(False, message, result.frames_rejected, status_code=401)
     user = caller.user
     message = f"Welcome, {user.name or user.username}! Opening your applications…"
-    response = capture_answer(True, message, result.frames_rejected, redirect="/apps")
+    next_url = verified.return_url or "/apps"  # back to a pending OpenID Connect sign-in
+    response = capture_answer(True, message, result.frames_rejected, redirect=next_url)
     set_token_cookie(request, response, verified.token)
     # this browser is now a known device of the account: exempt from the per-account password lock
     set_device_cookie(request, response, services.devices.issue(user.id), services.devices.max_age)

@@ -29,6 +29,7 @@ NOTICES = {
     "face-deleted": "Your face template has been deleted. You will enroll again at your next login.",
     "app-added": "Application added.",
     "app-removed": "Application removed.",
+    "signed-in-app-revoked": "Access withdrawn: the application's tokens are revoked.",
 }
 
 FIELD_LABELS = {

@@ -2,8 +2,8 @@
 
 from fastapi import APIRouter
 
-from faceauth.web.pages import account, apps, auth, face
+from faceauth.web.pages import account, apps, auth, face, oidc
 
 router = APIRouter(include_in_schema=False)
-for area in (auth, face, apps, account):
+for area in (auth, face, apps, account, oidc):
     router.include_router(area.router)
