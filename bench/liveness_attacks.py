@@ -155,9 +155,10 @@ def running_server(settings: Settings, engine: FaceEngine, mesh: FaceMesh) -> It
 
     import uvicorn
 
+    from faceauth.composition import load_vision
     from faceauth.web.app import create_app
 
-    app = create_app(settings, engine, mesh)
+    app = create_app(settings, load_vision(settings, engine, mesh))
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = int(sock.getsockname()[1])

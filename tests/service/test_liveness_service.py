@@ -88,7 +88,9 @@ def clock() -> Clock:
 @pytest.fixture
 def settings(settings_factory: object) -> Settings:
     # Turns only: the tests choose the order through the challenge they get back.
-    return settings_factory(liveness_required=True, liveness_moves=("turn_left", "turn_right"))  # type: ignore[operator]
+    return settings_factory(  # type: ignore[operator]
+        liveness_required=True, liveness_moves=("turn_left", "turn_right"), liveness_light="report"
+    )
 
 
 @pytest.fixture
