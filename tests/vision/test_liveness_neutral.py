@@ -37,3 +37,16 @@ def test_a_movement_under_way_when_the_stream_starts_is_skipped() -> None:
     yaws = [25.0, 24.0, 18.0, 10.0, 3.0, 0.0, 0.4, -0.3, 0.1, *QUICK_LEFT[3:]]
     result = check_sequence(stream(yaws), [Move.TURN_LEFT], POLICY)
     assert result.complete
+
+
+def test_moves_in_the_light_phase_are_not_counted() -> None:
+    """Moves are asked after the light phase: a turn during it neither counts nor fails."""
+    light_phase = [0.0, 0.4, -0.3, 0.2, 10.0, 20.0, 21.0, 12.0, 3.0, 0.0, 0.1, -0.2]
+    yaws = light_phase + QUICK_LEFT[:3]
+    assert check_sequence(stream(yaws), [Move.TURN_LEFT], POLICY).complete  # counted without a light phase
+    assert check_sequence(stream(yaws), [Move.TURN_LEFT], POLICY, moves_from=len(light_phase)).done == 0
+    assert (
+        check_sequence(stream(yaws), [Move.TURN_RIGHT], POLICY, moves_from=len(light_phase)).failure is None
+    )
+    later = check_sequence(stream(yaws + QUICK_LEFT), [Move.TURN_LEFT], POLICY, moves_from=len(light_phase))
+    assert later.complete

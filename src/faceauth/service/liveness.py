@@ -276,10 +276,10 @@ class LivenessService:
         self.store.add_frames(key, [self._row(user_id, o) for o in observations])
         stored = earlier + observations
         moves = tuple(Move(m) for m in challenge.moves)
-        sequence = check_sequence(stored, moves, self.policy)
+        light = LightSchedule.from_json(challenge.light) if challenge.light else None
+        sequence = check_sequence(stored, moves, self.policy, light.frames if light is not None else 0)
         failure: str | None = sequence.failure.value if sequence.failure else None
         message: str | None = None
-        light = LightSchedule.from_json(challenge.light) if challenge.light else None
         if failure is None and light is not None and len(stored) >= light.frames:
             lit = judge_light(light, stored, self.settings)  # the light phase is over: say so now
             if lit.blocks and lit.reason is not None:

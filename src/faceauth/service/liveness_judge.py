@@ -106,7 +106,7 @@ def judge_stream(
     light: LightSchedule | None = None,
 ) -> StreamVerdict:
     """The whole liveness decision on a stream of observations, in arrival order."""
-    sequence = check_sequence(observations, moves, policy)
+    sequence = check_sequence(observations, moves, policy, light.frames if light is not None else 0)
     identity = check_identity(observations, settings.liveness_min_consistency)
     passive = analyzer.evaluate_passive(observations)
     lit = judge_light(light, observations, settings) if light is not None else None

@@ -54,7 +54,10 @@ class SequenceResult:
 
 
 def check_sequence(
-    observations: Sequence[FrameObservation], moves: Sequence[Move], policy: SequencePolicy
+    observations: Sequence[FrameObservation],
+    moves: Sequence[Move],
+    policy: SequencePolicy,
+    moves_from: int = 0,
 ) -> SequenceResult:
     """Whether the frames, in arrival order, show ``moves`` in that order.
 
@@ -63,8 +66,11 @@ def check_sequence(
     ``blink_closed_ratio`` of the open level (the median of the near-neutral frames so far) and rises
     back to ``blink_open_ratio`` of it. A turn the other way, or any turn while a blink is awaited,
     fails the sequence; spontaneous blinks while a turn is awaited are ignored. Moves after the last
-    asked one are ignored only if they are blinks; a further turn fails."""
+    asked one are ignored only if they are blinks; a further turn fails. ``moves_from``: the index of
+    the first frame at which moves are asked (after the light phase): earlier frames give the neutral
+    pose and the open-eye level, and no move is counted or held against anyone in them."""
     moves = tuple(moves)
+    asked = {id(o) for o in observations[moves_from:]}
     # The face detector counts faces on the frames it runs on (a sample of the stream, see the analyzer).
     counted = [o for o in observations if o.detected]
     multiple = sum(1 for o in counted if o.faces > 1)
@@ -103,6 +109,8 @@ def check_sequence(
         )
         if near_neutral:
             open_levels.append(obs.ear)
+        if id(obs) not in asked:
+            continue  # the light phase: the person holds still; moves are asked after it
         transition_seen = in_between or not policy.require_transition
         in_between = (not near_neutral and turned is None) or (in_between and not near_neutral)
         open_level = float(np.median(open_levels)) if len(open_levels) >= 2 else None
