@@ -110,7 +110,10 @@ def user_id(storage: SqlStorage) -> int:
 def stream(
     service: LivenessService, user: int, challenge: IssuedChallenge, frames: list[bytes], clock: Clock
 ) -> None:
-    """Post the frames in chunks of 8, one second apart (8 fps)."""
+    """Post the frames in chunks of 8, one second apart (8 fps), after the light phase (the first
+    frame held while the screen would flash: moves are asked after it)."""
+    if challenge.light is not None:
+        frames = [frames[0]] * challenge.light.frames + list(frames)
     for start in range(0, len(frames), 8):
         service.add_frames(user, challenge.challenge_id, frames[start : start + 8])
         clock.now += 1.0

@@ -139,8 +139,13 @@ def challenge(client: httpx.Client, token: str, purpose: str) -> dict[str, Any]:
     return dict(response.json())
 
 
-def stream(client: httpx.Client, token: str, issued: dict[str, Any], frames: list[str]) -> dict[str, Any]:
-    """Chunks of 8 frames, as the web page sends them; returns the last progress answer."""
+def stream(
+    client: httpx.Client, token: str, issued: dict[str, Any], frames: list[str], light_phase: bool = True
+) -> dict[str, Any]:
+    """Chunks of 8 frames, as the web page sends them, after the light phase (the first frame held
+    while the screen would flash: moves are asked after it); returns the last progress answer."""
+    if light_phase and issued.get("light"):
+        frames = [frames[0]] * int(issued["light"]["frames"]) + list(frames)
     progress: dict[str, Any] = {}
     began = time.monotonic()
     for start in range(0, len(frames), 8):
@@ -360,7 +365,8 @@ def test_with_the_light_blocking_a_face_that_does_not_follow_it_fails_on_the_lig
         assert len(light["steps"]) == 6 and light["frames"] == 24 and light["settle_frames"] == 2
         assert all(step["colour"].startswith("#") and step["frames"] == 4 for step in light["steps"])
         still = rendered(mesh, "person01", [])[0]
-        progress = stream(http, token, issued, [still] * 24 + rendered(mesh, "person01", issued["moves"]))
+        moves = rendered(mesh, "person01", issued["moves"])
+        progress = stream(http, token, issued, [still] * 24 + moves, light_phase=False)
         assert progress["step"] == "light" and progress["failure"] == "light_no_response", progress
         response = http.post(
             "/api/v1/face/enroll", json={"challenge_id": issued["challenge_id"]}, headers=auth(token)
