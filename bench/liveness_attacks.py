@@ -272,9 +272,14 @@ def draw_challenge(
 
 
 def stream_frames(
-    client: httpx.Client, headers: dict[str, str], challenge_id: str, frames: Iterator[np.ndarray]
+    client: httpx.Client,
+    headers: dict[str, str],
+    challenge_id: str,
+    frames: Iterator[np.ndarray],
+    stop_on_failure: bool = True,
 ) -> tuple[int, int, dict[str, Any]]:
-    """Post the frames as they come, up to CHUNK_FRAMES a post; stop early on a definite failure."""
+    """Post the frames as they come, up to CHUNK_FRAMES a post; stop early on a definite failure
+    (unless ``stop_on_failure`` is false: a cost measurement sends the whole stream)."""
     sent = chunks = 0
     progress: dict[str, Any] = {}
     queue: list[bytes] = []
@@ -291,7 +296,7 @@ def stream_frames(
         if response.status_code != 200:
             return sent, chunks, {"status": response.status_code, "detail": response.text[:200]}
         progress = dict(response.json())
-        if progress.get("failure"):
+        if progress.get("failure") and stop_on_failure:
             return sent, chunks, progress
     if queue:
         response = client.post(
@@ -399,9 +404,11 @@ def enroll_challenge_cost(
     meter = CpuMeter()
     meter.start()
     issued, _ = draw_challenge(client, headers, "enroll", 1)
-    rendered = with_light_phase(animator, engine, issued.get("light"), "none", issued["moves"], seed)
+    # The whole stream, light phase and moves, as a genuine login sends it (relit, and sent on
+    # whatever the progress says), so the cost is that of a full-length challenge.
+    rendered = with_light_phase(animator, engine, issued.get("light"), "relit", issued["moves"], seed)
     frames = paced(rendered, np.random.default_rng(seed))
-    sent, _, _ = stream_frames(client, headers, issued["challenge_id"], frames)
+    sent, _, _ = stream_frames(client, headers, issued["challenge_id"], frames, stop_on_failure=False)
     response = client.post(
         "/api/v1/face/enroll", json={"challenge_id": issued["challenge_id"]}, headers=headers
     )
