@@ -67,7 +67,7 @@ class Settings(BaseSettings):
     # stream faster than real time is a recording, not a camera).
     liveness_frame_rate_tolerance: float = 1.5
     liveness_frame_burst_allowance: int = 16  # frames beyond the real-time pace, at any moment
-    liveness_chunks_per_minute: int = 60  # chunk posts per user per minute (429 beyond); 0: no limit
+    liveness_chunks_per_minute: int = 240  # chunk posts per user per minute (429 beyond); 0: no limit
     liveness_purge_interval_seconds: float = 60.0  # how often the server deletes expired observations
 
     # --- the screen as a light source (docs/liveness-attacks.md) -----------------------------
