@@ -14,10 +14,14 @@ would enroll after a passed enroll challenge), so that enrollment does not depen
 is being attacked. The attack photo is another of their photos, never one used to enroll.
 
 An attempt, per generator and victim, as the attacker of issue 14: log in with the password, ask for a
-verify challenge and, while re-drawing gives a new challenge, re-draw until one without a blink comes
-(at most ``--max-draws``); render the asked moves from the ONE attack photo (``attacks``), play them at
-8 fps in real time, post whatever has queued (up to 8 frames) as soon as the previous post is answered,
-then POST /api/v1/face/verify {"challenge_id"}. APCER = verified attempts / attempts, with the exact
+verify challenge and re-draw while the server hands out new ones, until one without a blink comes (at
+most ``--max-draws``; the server now gives the open challenge back, and draws a blink in every
+challenge, so the first draw is the only one); play the light phase (the challenge's colour schedule:
+the frontal frame as is, or, for the generators in ``--relit``, relit by each colour through a depth
+map, ``attacks/light.py``: an adaptive attacker who reads the schedule, reported as NAME+relit), then
+the asked moves rendered from the ONE attack photo (``attacks``), at 8 fps in real time, posting
+whatever has queued (up to 8 frames) as soon as the previous post is answered, then POST
+/api/v1/face/verify {"challenge_id"}. APCER = verified attempts / attempts, with the exact
 95 % Clopper-Pearson upper bound.
 
 CPU: the server's CPU seconds for an attempt are this process's CPU time (all threads: uvicorn, the
@@ -49,8 +53,17 @@ import httpx
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from attacks.base import AttackUnavailableError, PhotoAnimator, PrerenderedAnimator, paced, render_stream
-from attacks.depth import DepthAnimator
+from attacks.base import (
+    AttackUnavailableError,
+    Camera,
+    PhotoAnimator,
+    Pose,
+    PrerenderedAnimator,
+    paced,
+    render_stream,
+)
+from attacks.depth import DepthAnimator, head_depth
+from attacks.light import present
 from attacks.mesh_warp import MeshWarpAnimator
 from attacks.stats import clopper_pearson_upper
 from attacks.tps import TpsAnimator
@@ -155,9 +168,10 @@ def running_server(settings: Settings, engine: FaceEngine, mesh: FaceMesh) -> It
 
     import uvicorn
 
+    from faceauth.composition import load_vision
     from faceauth.web.app import create_app
 
-    app = create_app(settings, engine, mesh)
+    app = create_app(settings, load_vision(settings, engine, mesh))
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = int(sock.getsockname()[1])
@@ -232,6 +246,7 @@ class Attempt:
     verified: bool = False
     status: int = 0
     reason: str | None = None
+    step: str | None = None  # the step the server names in a 422
     stream_status: int = 200  # the last chunk's status: 410 means the server fell behind the deadline
     similarity: float | None = None
     server_cpu_s: float = 0.0
@@ -257,9 +272,14 @@ def draw_challenge(
 
 
 def stream_frames(
-    client: httpx.Client, headers: dict[str, str], challenge_id: str, frames: Iterator[np.ndarray]
+    client: httpx.Client,
+    headers: dict[str, str],
+    challenge_id: str,
+    frames: Iterator[np.ndarray],
+    stop_on_failure: bool = True,
 ) -> tuple[int, int, dict[str, Any]]:
-    """Post the frames as they come, up to CHUNK_FRAMES a post; stop early on a definite failure."""
+    """Post the frames as they come, up to CHUNK_FRAMES a post; stop early on a definite failure
+    (unless ``stop_on_failure`` is false: a cost measurement sends the whole stream)."""
     sent = chunks = 0
     progress: dict[str, Any] = {}
     queue: list[bytes] = []
@@ -276,7 +296,7 @@ def stream_frames(
         if response.status_code != 200:
             return sent, chunks, {"status": response.status_code, "detail": response.text[:200]}
         progress = dict(response.json())
-        if progress.get("failure"):
+        if progress.get("failure") and stop_on_failure:
             return sent, chunks, progress
     if queue:
         response = client.post(
@@ -287,6 +307,39 @@ def stream_frames(
         sent, chunks = sent + len(queue), chunks + 1
         progress = dict(response.json()) if response.status_code == 200 else {"status": response.status_code}
     return sent, chunks, progress
+
+
+def hex_colour(text: str) -> tuple[float, float, float]:
+    """'#rrggbb' (the palette is saturated: linear and sRGB agree) as 0-1 floats."""
+    return int(text[1:3], 16) / 255.0, int(text[3:5], 16) / 255.0, int(text[5:7], 16) / 255.0
+
+
+def with_light_phase(
+    animator: PhotoAnimator,
+    engine: FaceEngine,
+    light: dict[str, Any] | None,
+    treatment: str,
+    moves: Sequence[str],
+    seed: int,
+) -> Iterator[np.ndarray]:
+    """The challenge as the attacker plays it: first the light phase (the frontal frame for every
+    frame of the schedule, shown as is, ``treatment`` "none", or relit by the step's colour through the
+    depth generator's head ellipsoid, "relit": the attacker reads the schedule from the challenge), then
+    the moves, rendered by ``animator``."""
+    if light is not None:
+        frontal = animator.render(Pose(0.0, 0.0))
+        faces = engine.detect(frontal)
+        face = max(faces, key=lambda f: f.width) if faces else None
+        depth = head_depth(frontal.shape[:2], face) if face is not None else None
+        camera = Camera(np.random.default_rng(seed + 1))
+        for step in light["steps"]:
+            colour = hex_colour(step["colour"])
+            for _ in range(int(step["frames"])):
+                shown = frontal
+                if treatment != "none" and face is not None:
+                    shown = present(frontal, colour, treatment, face, depth)
+                yield camera.capture(shown)
+    yield from render_stream(animator, moves, seed)
 
 
 def _b64(data: bytes) -> str:
@@ -302,15 +355,19 @@ def attack_once(
     animator: PhotoAnimator,
     max_draws: int,
     seed: int,
+    engine: FaceEngine,
+    treatment: str = "none",
 ) -> Attempt:
-    attempt = Attempt(animator.name, victim.name)
+    name = animator.name if treatment == "none" else f"{animator.name}+{treatment}"
+    attempt = Attempt(name, victim.name)
     headers = login(client, username)
     meter = CpuMeter()
     started = time.monotonic()
     meter.start()
     issued, attempt.draws = draw_challenge(client, headers, "verify", max_draws)
     attempt.moves = list(issued["moves"])
-    frames = paced(render_stream(animator, attempt.moves, seed), np.random.default_rng(seed))
+    rendered = with_light_phase(animator, engine, issued.get("light"), treatment, attempt.moves, seed)
+    frames = paced(rendered, np.random.default_rng(seed))
     attempt.frames_sent, attempt.chunks, last = stream_frames(client, headers, issued["challenge_id"], frames)
     attempt.stream_status = int(last.get("status", 200))
     response = client.post(
@@ -321,6 +378,7 @@ def attack_once(
     attempt.status = response.status_code
     body = response.json()
     attempt.verified = response.status_code == 200 and bool(body.get("verified"))
+    attempt.step = body.get("step")
     attempt.reason = body.get("reason") or (
         None
         if attempt.verified
@@ -333,7 +391,12 @@ def attack_once(
 
 
 def enroll_challenge_cost(
-    client: httpx.Client, username: str, victim: Victim, animator: PhotoAnimator, seed: int
+    client: httpx.Client,
+    username: str,
+    victim: Victim,
+    animator: PhotoAnimator,
+    seed: int,
+    engine: FaceEngine,
 ) -> dict[str, Any]:
     """Server CPU of one liveness enroll challenge (frames rendered from an enrollment photo)."""
     headers = login(client, username)
@@ -341,8 +404,11 @@ def enroll_challenge_cost(
     meter = CpuMeter()
     meter.start()
     issued, _ = draw_challenge(client, headers, "enroll", 1)
-    frames = paced(render_stream(animator, issued["moves"], seed), np.random.default_rng(seed))
-    sent, _, _ = stream_frames(client, headers, issued["challenge_id"], frames)
+    # The whole stream, light phase and moves, as a genuine login sends it (relit, and sent on
+    # whatever the progress says), so the cost is that of a full-length challenge.
+    rendered = with_light_phase(animator, engine, issued.get("light"), "relit", issued["moves"], seed)
+    frames = paced(rendered, np.random.default_rng(seed))
+    sent, _, _ = stream_frames(client, headers, issued["challenge_id"], frames, stop_on_failure=False)
     response = client.post(
         "/api/v1/face/enroll", json={"challenge_id": issued["challenge_id"]}, headers=headers
     )
@@ -455,7 +521,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     register(client, cost_user)
                     enroll_costs.append(
                         enroll_challenge_cost(
-                            client, cost_user, victim, PrerenderedAnimator(MeshWarpAnimator(mesh)), seed=index
+                            client,
+                            cost_user,
+                            victim,
+                            PrerenderedAnimator(MeshWarpAnimator(mesh)),
+                            seed=index,
+                            engine=engine,
                         )
                     )
                     log(f"enroll challenge {victim.name}: {enroll_costs[-1]}")
@@ -466,14 +537,23 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     except AttackUnavailableError as error:
                         log(f"{animator.name} cannot animate {victim.name}: {error}")
                         continue
-                    attempt = attack_once(
-                        client, username, victim, animator, args.max_draws, seed=1000 + index
-                    )
-                    attempts.append(attempt)
-                    log(json.dumps(asdict(attempt)))
+                    treatments = ["none"] + (["relit"] if animator.name in args.relit.split(",") else [])
+                    for treatment in treatments:
+                        attempt = attack_once(
+                            client,
+                            username,
+                            victim,
+                            animator,
+                            args.max_draws,
+                            1000 + index,
+                            engine,
+                            treatment,
+                        )
+                        attempts.append(attempt)
+                        log(json.dumps(asdict(attempt)))
         peer = None if args.no_peer else peer_burst_cpu([v.enroll_photos[0] for v in victims])
     return {
-        "settings": "defaults, rate limit raised; enrollment through services.faces.enroll (plain burst)"
+        "settings": "defaults (light blocking), rate limit raised; enrollment through services.faces.enroll"
         + (f"; deadline {args.deadline_seconds} s" if args.deadline_seconds else ""),
         "load_average": os.getloadavg(),
         "victims": [
@@ -513,6 +593,12 @@ def main() -> None:
     parser.add_argument("--max-victims", type=int, default=None)
     parser.add_argument(
         "--max-draws", type=int, default=8, help="challenges an attacker asks for at most per attempt"
+    )
+    parser.add_argument(
+        "--relit",
+        default="mesh_warp",
+        help="generators also played by the light-aware attacker (the light phase relit through a depth "
+        "map, bench/attacks/light.py), reported separately as NAME+relit; empty: none",
     )
     parser.add_argument("--no-enroll-cost", dest="enroll_cost", action="store_false")
     parser.add_argument("--no-peer", action="store_true")

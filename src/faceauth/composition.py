@@ -124,7 +124,14 @@ def build_services(settings: Settings, stores: Stores, vision: VisionModels) -> 
     tokens = TokenService(resolve_secret_key(settings), storage, settings)
     cipher = TemplateCipher.from_settings(settings)
     faces = FaceService(vision.engine, storage, cipher, settings, lockouts)
-    liveness = LivenessService(vision.liveness, stores.challenges, storage, settings, cipher=cipher)
+    liveness = LivenessService(
+        vision.liveness,
+        stores.challenges,
+        storage,
+        settings,
+        cipher=cipher,
+        on_abandoned=faces.count_failed_liveness,  # a verify challenge left to expire is a failed attempt
+    )
     oidc = build_oidc(settings, stores)
     return Services(
         settings=settings,

@@ -62,6 +62,25 @@ class Settings(BaseSettings):
     liveness_blink_closed_ratio: float = 0.65  # eye openness at most this share of the open level
     liveness_min_consistency: float = 0.5  # every challenge frame vs the challenge's mean face
     liveness_passive_blocking: tuple[str, ...] = ("motion",)  # passive signals whose verdict fails
+    # The frames endpoint: a chunk is refused (429) when the challenge's frames so far would exceed
+    # seconds since issue x the challenge's frame rate x this tolerance + the burst allowance (a
+    # stream faster than real time is a recording, not a camera).
+    liveness_frame_rate_tolerance: float = 1.5
+    liveness_frame_burst_allowance: int = 16  # frames beyond the real-time pace, at any moment
+    liveness_chunks_per_minute: int = 240  # chunk posts per user per minute (429 beyond); 0: no limit
+    liveness_purge_interval_seconds: float = 60.0  # how often the server deletes expired observations
+
+    # --- the screen as a light source (docs/liveness-attacks.md) -----------------------------
+    # blocking: a face that does not reflect the screen's colours fails the challenge (step "light");
+    # report: judged and written to the audit log only; off: the page shows no colours.
+    liveness_light: Literal["blocking", "report", "off"] = "blocking"
+    liveness_light_steps: int = 6  # colours per challenge, drawn with ``secrets``, none twice in a row
+    liveness_light_step_frames: int = 4  # frames each colour is shown for
+    liveness_light_settle_frames: int = 2  # frames at the start of a step not judged (refresh, latency)
+    liveness_light_min_response: float = 0.01  # face chroma change per unit of screen chroma (log units)
+    liveness_light_min_correlation: float = 0.6  # face chroma vs the schedule over time (Pearson)
+    liveness_light_min_falloff: float = 0.05  # 1 - outer cheeks' response / inner cheeks' response
+    liveness_light_falloff_blocking: bool = False  # false until measured on real people: reported only
 
     # --- abuse limits (docs/security.md) -----------------------------------------------------
     # Face step, per account: this many failed verifications within the window lock the face step.

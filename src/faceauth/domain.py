@@ -320,11 +320,25 @@ class LivenessFailed(FaceAuthError):
 
     ``reason`` is a stable code (see docs/liveness.md), ``message`` says what to do."""
 
-    def __init__(self, reason: str, message: str, moves_done: int, moves: tuple[str, ...]) -> None:
+    def __init__(
+        self, reason: str, message: str, moves_done: int, moves: tuple[str, ...], step: str = "moves"
+    ) -> None:
         super().__init__(message)
         self.reason = reason
         self.moves_done = moves_done
         self.moves = moves
+        self.step = step  # "face", "light", "moves", "identity" or "passive": what to count and name
+
+
+class StreamTooFast(TooManyAttempts):
+    """Challenge frames arriving faster than a camera takes them: a recording, not a camera (429)."""
+
+    def __init__(self, frames: int, seconds: float, retry_after: int) -> None:
+        super().__init__(
+            f"frames arrive faster than real time ({frames} frames {seconds:.1f} s after the challenge "
+            "was issued): send them as the camera takes them",
+            retry_after,
+        )
 
 
 class LivenessUnavailable(FaceAuthError):

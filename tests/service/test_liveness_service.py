@@ -86,7 +86,9 @@ def clock() -> Clock:
 @pytest.fixture
 def settings(settings_factory: object) -> Settings:
     # Turns only: the tests choose the order through the challenge they get back.
-    return settings_factory(liveness_required=True, liveness_moves=("turn_left", "turn_right"))  # type: ignore[operator]
+    return settings_factory(  # type: ignore[operator]
+        liveness_required=True, liveness_moves=("turn_left", "turn_right"), liveness_light="report"
+    )
 
 
 @pytest.fixture
@@ -106,7 +108,10 @@ def user_id(storage: SqlStorage) -> int:
 def stream(
     service: LivenessService, user: int, challenge: IssuedChallenge, frames: list[bytes], clock: Clock
 ) -> None:
-    """Post the frames in chunks of 8, one second apart (8 fps)."""
+    """Post the frames in chunks of 8, one second apart (8 fps), after the light phase (the first
+    frame held while the screen would flash: moves are asked after it)."""
+    if challenge.light is not None:
+        frames = [frames[0]] * challenge.light.frames + list(frames)
     for start in range(0, len(frames), 8):
         service.add_frames(user, challenge.challenge_id, frames[start : start + 8])
         clock.now += 1.0

@@ -2,13 +2,18 @@
 (the default), the real models, and challenge videos rendered from real photos.
 
 The server draws its challenges from the two turns only, so each test renders the order it is given
-(turns render more faithfully than blinks; see docs/liveness.md)."""
+(turns render more faithfully than blinks; see docs/liveness.md). The rendered streams are animated
+photos: they cannot reflect the screen's colours, so the main server runs the light step in
+``report`` mode, set explicitly here; ``blocking_server`` runs the default (blocking) and shows that
+such a stream fails on the step "light". Frames are sent at the camera's pace (the server refuses a
+stream ahead of real time)."""
 
 from __future__ import annotations
 
 import base64
 import dataclasses
 import logging
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +31,8 @@ from support import LiveServer, serve_in_thread
 from support.camera import compose_frame, photos_of
 
 pytestmark = pytest.mark.e2e  # real models (see tests/conftest.py)
+
+pytestmark = pytest.mark.e2e
 
 PASSWORD = "violet kettle on mars"
 
@@ -50,8 +57,33 @@ def server(
         secret_key="test-secret-key-that-is-long-enough-for-hs256-0123456789",
         liveness_required=True,
         liveness_moves=("turn_left", "turn_right"),
+        liveness_light="report",  # an animated photo cannot follow the screen's light
+        # Frames now go at the camera's pace; on the loaded 2-core machine the server falls behind
+        # real time, and 20 s ran out (410) mid-stream.
+        liveness_deadline_seconds=60,
     )
     with serve_in_thread(settings, face_engine, mesh) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def blocking_server(
+    tmp_path_factory: pytest.TempPathFactory, face_engine: FaceEngine, mesh: FaceMesh
+) -> Iterator[LiveServer]:
+    from faceauth.composition import load_vision
+    from faceauth.web.app import create_app
+
+    data_dir = tmp_path_factory.mktemp("liveness-light-server")
+    settings = Settings(
+        env="development",
+        data_dir=data_dir,
+        database_url=f"sqlite:///{data_dir / 'faceauth.db'}",
+        secret_key="test-secret-key-that-is-long-enough-for-hs256-0123456789",
+        liveness_moves=("turn_left", "turn_right"),
+        liveness_deadline_seconds=60,  # as above
+    )
+    assert settings.liveness_light == "blocking"  # the default
+    with serve_in_thread(create_app(settings, load_vision(settings, face_engine, mesh)), settings) as server:
         yield server
 
 
@@ -106,10 +138,19 @@ def challenge(client: httpx.Client, token: str, purpose: str) -> dict[str, Any]:
     return dict(response.json())
 
 
-def stream(client: httpx.Client, token: str, issued: dict[str, Any], frames: list[str]) -> dict[str, Any]:
-    """Chunks of 8 frames, as the web page sends them; returns the last progress answer."""
+def stream(
+    client: httpx.Client, token: str, issued: dict[str, Any], frames: list[str], light_phase: bool = True
+) -> dict[str, Any]:
+    """Chunks of 8 frames, as the web page sends them, after the light phase (the first frame held
+    while the screen would flash: moves are asked after it); returns the last progress answer."""
+    if light_phase and issued.get("light"):
+        frames = [frames[0]] * int(issued["light"]["frames"]) + list(frames)
     progress: dict[str, Any] = {}
+    began = time.monotonic()
     for start in range(0, len(frames), 8):
+        # the camera's pace: 8 fps, with the server's 1.5x tolerance and 16-frame burst to spare
+        due = began + max(0.0, (start + 8 - 16) / 8.0)
+        time.sleep(max(0.0, due - time.monotonic()))
         response = client.post(
             f"/api/v1/liveness/challenges/{issued['challenge_id']}/frames",
             json={"frames": frames[start : start + 8]},
@@ -274,3 +315,45 @@ def test_start_up_warns_when_liveness_is_off_and_refuses_without_the_mesh_when_o
     with pytest.raises(ConfigurationError, match="liveness is required"):
         load_liveness(Settings(data_dir=tmp_path), face_engine, None)
     assert load_liveness(Settings(data_dir=tmp_path, liveness_required=False), face_engine, None) is None
+
+
+def test_asking_again_gives_the_open_challenge_back(client: httpx.Client) -> None:
+    token = account_token(client, "redraw")
+    first = challenge(client, token, "verify")
+    again = challenge(client, token, "verify")
+    assert again["challenge_id"] == first["challenge_id"] and again["moves"] == first["moves"]
+    assert again["expires_at"] == first["expires_at"] and again["light"] == first["light"]
+
+
+def test_frames_ahead_of_real_time_are_refused(client: httpx.Client, mesh: FaceMesh) -> None:
+    token = account_token(client, "too_fast")
+    issued = challenge(client, token, "enroll")
+    # Frames that do not decode take the server no time, so two chunks land well inside a second
+    # whatever the machine's load: 32 frames against 16 + elapsed x 8 x 1.5.
+    frames = [base64.b64encode(b"not a picture").decode()] * 16
+    url = f"/api/v1/liveness/challenges/{issued['challenge_id']}/frames"
+    assert client.post(url, json={"frames": frames}, headers=auth(token)).status_code == 200
+    response = client.post(url, json={"frames": frames}, headers=auth(token))
+    assert response.status_code == 429, response.text
+    assert "faster than real time" in response.json()["detail"] and int(response.headers["Retry-After"]) >= 1
+
+
+def test_with_the_light_blocking_a_face_that_does_not_follow_it_fails_on_the_light_step(
+    blocking_server: LiveServer, mesh: FaceMesh
+) -> None:
+    with httpx.Client(base_url=blocking_server.base_url, timeout=120) as http:
+        token = account_token(http, "unlit")
+        issued = challenge(http, token, "enroll")
+        light = issued["light"]
+        assert len(light["steps"]) == 6 and light["frames"] == 24 and light["settle_frames"] == 2
+        assert all(step["colour"].startswith("#") and step["frames"] == 4 for step in light["steps"])
+        still = rendered(mesh, "person01", [])[0]
+        moves = rendered(mesh, "person01", issued["moves"])
+        progress = stream(http, token, issued, [still] * 24 + moves, light_phase=False)
+        assert progress["step"] == "light" and progress["failure"] == "light_no_response", progress
+        response = http.post(
+            "/api/v1/face/enroll", json={"challenge_id": issued["challenge_id"]}, headers=auth(token)
+        )
+        assert response.status_code == 422, response.text
+        assert response.json()["step"] == "light" and response.json()["reason"] == "light_no_response"
+        assert "turn the brightness up and come closer" in response.json()["detail"]

@@ -56,6 +56,8 @@ LIVENESS_ENV = {
     "FACEAUTH_LIVENESS_REQUIRED": "true",
     "FACEAUTH_LIVENESS_MOVES": '["turn_left"]',
     "FACEAUTH_LIVENESS_MOVES_PER_CHALLENGE": "1",
+    "FACEAUTH_LIVENESS_LIGHT": "report",  # a fake camera cannot answer the screen's light
+    "FACEAUTH_LIVENESS_DEADLINE_SECONDS": "30",
 }
 
 USER = {

@@ -1,14 +1,22 @@
 """Liveness challenges: issue one, take its frames as they stream in, and spend it once.
 
-1. ``issue`` draws ``liveness_moves_per_challenge`` distinct moves in random order (``secrets``), and a
-   random 256-bit nonce (the challenge id), with a deadline ``liveness_deadline_seconds`` away. Only the
-   nonce's SHA-256 is stored.
-2. ``add_frames`` (one call per chunk the client posts) stamps the chunk with the server's clock, refuses
-   it after the deadline, runs the frames through ``LivenessAnalyzer.observe_stream`` after the stream's
-   earlier observations (face mesh tracking on every frame; MTCNN and FaceNet on the frames it chooses;
-   passive features) and stores the observations, never the images; the embeddings of the chosen frames
-   only encrypted (the template cipher, bound to the user). It answers the progress the server sees
-   (moves done so far), which the web page shows; the browser decides nothing.
+1. ``issue`` gives back the user's open challenge for that purpose if there is one (same nonce, moves,
+   light schedule and deadline: asking again is no new draw); otherwise it draws
+   ``liveness_moves_per_challenge`` distinct moves in random order (``secrets``), one of each kind
+   (blink, turn) first so that no kind can be avoided, a screen-light schedule
+   (``service.liveness_light``), and a random 256-bit nonce (the challenge id), with a deadline
+   ``liveness_deadline_seconds`` away. The nonce's SHA-256 keys the row; the nonce itself is kept only
+   sealed with the template cipher (bound to the user), to give the open challenge back. A verify
+   challenge that expired unspent counts as a failed face attempt when the next one is asked for.
+2. ``add_frames`` (one call per chunk the client posts) stamps the chunk with the server's clock,
+   refuses it after the deadline or when the stream runs ahead of real time (``StreamTooFast``), runs
+   the frames through ``LivenessAnalyzer.observe_stream`` after the stream's earlier observations
+   (face mesh tracking on every frame; MTCNN and FaceNet on the frames it chooses; passive features;
+   the light sample) and stores the observations, never the images; the embeddings of the chosen
+   frames only encrypted (the template cipher, bound to the user). It answers the progress the server
+   sees (moves done so far, a definite failure with its step), which the web page shows; the browser
+   decides nothing. Expired challenges' observations are purged by ``purge``, which the app runs
+   periodically.
 3. ``spend`` (called by enroll or verify with the challenge id instead of frames) marks the nonce used,
    atomically and before anything else, so it works once even if the stream then fails; judges the
    stored stream (``judge_stream``: the moves in order, one person throughout, the blocking passive
@@ -20,10 +28,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import math
 import secrets
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -36,40 +45,47 @@ from faceauth.domain import (
     ChallengeUsed,
     LivenessFailed,
     LivenessUnavailable,
+    StreamTooFast,
     ValidationFailed,
 )
-from faceauth.storage.crypto import TemplateCipher
+from faceauth.service.liveness_judge import (
+    FAILURE_MESSAGES,
+    StreamVerdict,
+    judge_stream,
+    move_message,
+    sequence_policy,
+    step_of,
+)
+from faceauth.service.liveness_light import LightSchedule, draw_schedule, judge_light
+from faceauth.storage.crypto import TemplateCipher, TemplateDecryptionError
 from faceauth.storage.interface import ChallengeStore, StorageBackend, StoredChallenge
 from faceauth.vision.liveness import (
     MOVE_PROMPTS,
     FrameObservation,
-    IdentityResult,
     LivenessAnalyzer,
     Move,
-    PassiveEvidence,
-    SequenceFailure,
-    SequencePolicy,
-    SequenceResult,
-    check_identity,
     check_sequence,
 )
+
+__all__ = [
+    "FAILURE_MESSAGES",
+    "ChallengeProgress",
+    "ChallengePurpose",
+    "IssuedChallenge",
+    "LivenessService",
+    "StreamVerdict",
+    "judge_stream",
+    "sequence_policy",
+]
 
 logger = logging.getLogger(__name__)
 
 # An enroll or verify may spend a challenge this long after its deadline (the last chunk's
 # processing and the final request in flight); frames themselves are refused after the deadline.
 SPEND_GRACE_SECONDS = 10.0
-PURGE_AFTER = timedelta(hours=1)  # expired challenges (and any frames left) are deleted after this
-
-FAILURE_MESSAGES: dict[str, str] = {
-    SequenceFailure.NO_FACE.value: "your face was not visible in enough of the pictures",
-    SequenceFailure.MULTIPLE_FACES.value: "more than one face was in the picture",
-    SequenceFailure.NOT_FACING.value: "start by looking straight at the camera",
-    SequenceFailure.WRONG_MOVE.value: "a move other than the one asked was seen: follow the prompts in order",
-    SequenceFailure.INCOMPLETE.value: "the asked moves were not all seen before the time ran out",
-    "not_same_person": "the pictures do not all show the same person",
-    "too_few_frames": "too few pictures arrived",
-}
+PURGE_AFTER = timedelta(hours=1)  # expired challenges (rows) are deleted after this; frames at once
+NONCE_SEAL = "liveness-nonce"  # associated-data label of the sealed nonce
+MOVE_KINDS: dict[Move, str] = {Move.BLINK: "blink", Move.TURN_LEFT: "turn", Move.TURN_RIGHT: "turn"}
 
 
 class ChallengePurpose(StrEnum):
@@ -84,6 +100,7 @@ class IssuedChallenge:
     moves: tuple[Move, ...]
     issued_at: datetime
     deadline_at: datetime
+    light: LightSchedule | None = None  # the colours the page shows first (None: no light step)
 
     @property
     def prompts(self) -> list[str]:
@@ -99,69 +116,15 @@ class ChallengeProgress:
     moves_done: int
     failure: str | None  # a definite failure code: more frames cannot fix it
     seconds_left: float
+    message: str | None = None  # what the failure means for the person, when there is one
+
+    @property
+    def step(self) -> str | None:
+        return step_of(self.failure) if self.failure else None
 
     @property
     def complete(self) -> bool:
         return self.failure is None and self.moves_done == len(self.moves)
-
-
-@dataclass(frozen=True)
-class StreamVerdict:
-    live: bool
-    reason: str | None  # failure code, None when live
-    message: str
-    moves_done: int
-    sequence: SequenceResult
-    identity: IdentityResult
-    passive: list[PassiveEvidence] = field(default_factory=list)
-    burst: BurstEmbeddings | None = None  # the frames usable for matching, when live
-
-
-def sequence_policy(settings: Settings) -> SequencePolicy:
-    return SequencePolicy(
-        turn_min_deg=settings.liveness_turn_min_deg,
-        neutral_max_deg=settings.liveness_neutral_max_deg,
-        blink_closed_ratio=settings.liveness_blink_closed_ratio,
-    )
-
-
-def judge_stream(
-    analyzer: LivenessAnalyzer,
-    observations: Sequence[FrameObservation],
-    moves: Sequence[Move],
-    policy: SequencePolicy,
-    settings: Settings,
-) -> StreamVerdict:
-    """The whole liveness decision on a stream of observations, in arrival order."""
-    sequence = check_sequence(observations, moves, policy)
-    identity = check_identity(observations, settings.liveness_min_consistency)
-    passive = analyzer.evaluate_passive(observations)
-
-    def failed(reason: str, message: str) -> StreamVerdict:
-        return StreamVerdict(False, reason, message, sequence.done, sequence, identity, passive)
-
-    if sequence.failure is not None:
-        return failed(sequence.failure.value, FAILURE_MESSAGES[sequence.failure.value])
-    if not sequence.complete:
-        return failed(SequenceFailure.INCOMPLETE.value, FAILURE_MESSAGES[SequenceFailure.INCOMPLETE.value])
-    if identity.matching_frames < settings.min_good_frames:
-        return failed(
-            "too_few_frames", "too few clear, frontal pictures of your face: face the camera in good light"
-        )
-    if not identity.consistent:
-        return failed("not_same_person", FAILURE_MESSAGES["not_same_person"])
-    for evidence in passive:
-        if evidence.spoof and evidence.name in settings.liveness_passive_blocking:
-            return failed(
-                f"passive_{evidence.name}", "this does not look like a live person in front of the camera"
-            )
-    usable = [(i, o) for i, o in enumerate(observations) if o.usable_for_matching and o.embedding is not None]
-    burst = BurstEmbeddings(
-        embeddings=tuple(o.embedding for _, o in usable if o.embedding is not None),
-        accepted_indices=tuple(i for i, _ in usable),
-        rejected=(),
-    )
-    return StreamVerdict(True, None, "live", sequence.done, sequence, identity, passive, burst)
 
 
 def nonce_key(challenge_id: str) -> str:
@@ -177,9 +140,12 @@ class LivenessService:
         settings: Settings,
         clock: Callable[[], float] = time.time,
         cipher: TemplateCipher | None = None,
+        on_abandoned: Callable[[int], None] | None = None,
     ) -> None:
-        """``cipher``: encrypts the frames' embeddings while they are kept (the template cipher from
-        the settings unless given)."""
+        """``cipher``: encrypts the frames' embeddings while they are kept, and seals the nonce (the
+        template cipher from the settings unless given). ``on_abandoned(user_id)``: called once for
+        every verify challenge that expired unspent (the composition counts it as a failed face
+        attempt towards the lock-out)."""
         self.analyzer = analyzer
         self.cipher = cipher or TemplateCipher.from_settings(settings)
         self.store = store
@@ -187,6 +153,7 @@ class LivenessService:
         self.settings = settings
         self.policy = sequence_policy(settings)
         self.clock = clock
+        self.on_abandoned = on_abandoned
         self.moves = tuple(Move(m) for m in settings.liveness_moves)
         if not 1 <= settings.liveness_moves_per_challenge <= len(self.moves):
             raise ValueError(
@@ -201,22 +168,81 @@ class LivenessService:
             raise LivenessUnavailable()
         return self.analyzer
 
+    def purge(self) -> int:
+        """Deletes the observations of every challenge past its deadline (plus the spending grace),
+        and challenge rows an hour past it. The app runs this every
+        ``liveness_purge_interval_seconds``; returns how many frames it deleted."""
+        now = self._now()
+        frames = self.store.purge_expired_frames(now - timedelta(seconds=SPEND_GRACE_SECONDS))
+        self.store.purge_expired(now - PURGE_AFTER)
+        if frames:
+            logger.info("purged the observations of %d frames of expired liveness challenges", frames)
+        return frames
+
+    def draw_moves(self) -> tuple[Move, ...]:
+        """Distinct moves in random order: one of each kind first (a blink, a turn either way), so no
+        kind can be avoided, then the rest at random from what is left."""
+        chooser = secrets.SystemRandom()
+        count = self.settings.liveness_moves_per_challenge
+        kinds = sorted({MOVE_KINDS[m] for m in self.moves})
+        chooser.shuffle(kinds)
+        chosen = [chooser.choice([m for m in self.moves if MOVE_KINDS[m] == kind]) for kind in kinds][:count]
+        rest = [m for m in self.moves if m not in chosen]
+        chosen += chooser.sample(rest, count - len(chosen))
+        chooser.shuffle(chosen)
+        return tuple(chosen)
+
     def issue(self, user_id: int, purpose: ChallengePurpose) -> IssuedChallenge:
+        """The open challenge for this user and purpose, or a new one (see the module docstring)."""
         self._analyzer()
         now = self._now()
-        self.store.purge_expired(now - PURGE_AFTER)
-        pool = list(self.moves)
-        chooser = secrets.SystemRandom()
-        moves = tuple(chooser.sample(pool, self.settings.liveness_moves_per_challenge))
+        self.purge()
+        abandoned = self.store.abandon_expired(user_id, purpose.value, now)
+        for _ in range(abandoned):
+            self.storage.record_event("liveness", success=False, user_id=user_id, detail="abandoned")
+            if purpose is ChallengePurpose.VERIFY and self.on_abandoned is not None:
+                self.on_abandoned(user_id)
+        reopened = self._reopen(self.store.open_challenge(user_id, purpose.value, now), purpose)
+        if reopened is not None:
+            return reopened
+        moves = self.draw_moves()
+        light = draw_schedule(self.settings)
         nonce = secrets.token_urlsafe(32)
+        sealed = self.cipher.seal(user_id, NONCE_SEAL, nonce.encode("ascii"))
         deadline = now + timedelta(seconds=self.settings.liveness_deadline_seconds)
         self.store.create(
             StoredChallenge(
-                nonce_key(nonce), user_id, purpose.value, tuple(m.value for m in moves), now, deadline, None
+                nonce_key(nonce),
+                user_id,
+                purpose.value,
+                tuple(m.value for m in moves),
+                now,
+                deadline,
+                None,
+                light=light.to_json() if light is not None else None,
+                sealed_nonce=f"{self.cipher.key_id}:{base64.b64encode(sealed).decode('ascii')}",
             )
         )
         logger.info("liveness challenge for user %d (%s): %s", user_id, purpose.value, ",".join(moves))
-        return IssuedChallenge(nonce, purpose, moves, now, deadline)
+        return IssuedChallenge(nonce, purpose, moves, now, deadline, light)
+
+    def _reopen(self, open_one: StoredChallenge | None, purpose: ChallengePurpose) -> IssuedChallenge | None:
+        if open_one is None or not open_one.sealed_nonce:
+            return None
+        key_id, _, blob = open_one.sealed_nonce.rpartition(":")
+        try:
+            nonce = self.cipher.unseal(open_one.user_id, NONCE_SEAL, base64.b64decode(blob), key_id)
+        except TemplateDecryptionError:
+            logger.warning("an open liveness challenge's nonce does not unseal: issuing a new one")
+            return None
+        moves = tuple(Move(m) for m in open_one.moves)
+        light = LightSchedule.from_json(open_one.light) if open_one.light else None
+        logger.info(
+            "liveness challenge for user %d (%s) asked again: the open one", open_one.user_id, purpose
+        )
+        return IssuedChallenge(
+            nonce.decode("ascii"), purpose, moves, open_one.issued_at, open_one.deadline_at, light
+        )
 
     def _open_challenge(self, user_id: int, challenge_id: str) -> StoredChallenge:
         challenge = self.store.get(nonce_key(challenge_id))
@@ -245,18 +271,40 @@ class LivenessService:
             )
         offset = received - challenge.issued_at.timestamp()
         earlier = [FrameObservation.from_json(item) for item in self.store.frames(key)]  # no embeddings
+        self._check_pace(len(earlier) + len(frames), offset)
         observations = analyzer.observe_stream(frames, offset, earlier)
         self.store.add_frames(key, [self._row(user_id, o) for o in observations])
         stored = earlier + observations
         moves = tuple(Move(m) for m in challenge.moves)
-        sequence = check_sequence(stored, moves, self.policy)
+        light = LightSchedule.from_json(challenge.light) if challenge.light else None
+        sequence = check_sequence(stored, moves, self.policy, light.frames if light is not None else 0)
+        failure: str | None = sequence.failure.value if sequence.failure else None
+        message: str | None = None
+        if failure is None and light is not None and len(stored) >= light.frames:
+            lit = judge_light(light, stored, self.settings)  # the light phase is over: say so now
+            if lit.blocks and lit.reason is not None:
+                failure, message = lit.reason, FAILURE_MESSAGES[lit.reason]
+        if failure is not None and message is None:
+            message = FAILURE_MESSAGES.get(failure) or move_message(sequence)
         return ChallengeProgress(
             frames_received=len(stored),
             moves=moves,
             moves_done=sequence.done,
-            failure=sequence.failure.value if sequence.failure else None,
+            failure=failure,
             seconds_left=max(0.0, challenge.deadline_at.timestamp() - self.clock()),
+            message=message,
         )
+
+    def _check_pace(self, frames: int, elapsed_s: float) -> None:
+        """A camera takes frames at the challenge's rate: a stream ahead of real time (beyond the
+        tolerance and a small burst) is a recording being played, and is refused."""
+        settings = self.settings
+        fps = 1000.0 / settings.liveness_frame_interval_ms
+        allowed = max(0.0, elapsed_s) * fps * settings.liveness_frame_rate_tolerance
+        allowed += settings.liveness_frame_burst_allowance
+        if frames > allowed:
+            wait = (frames - allowed) / (fps * settings.liveness_frame_rate_tolerance)
+            raise StreamTooFast(frames, elapsed_s, math.ceil(wait))
 
     def _row(self, user_id: int, observation: FrameObservation) -> dict[str, Any]:
         """The stored form of an observation: its JSON, and its embedding (if any) encrypted."""
@@ -297,8 +345,12 @@ class LivenessService:
         finally:
             self.store.delete_frames(key)
         moves = tuple(Move(m) for m in challenge.moves)
-        verdict = judge_stream(analyzer, observations, moves, self.policy, self.settings)
+        light = LightSchedule.from_json(challenge.light) if challenge.light else None
+        verdict = judge_stream(analyzer, observations, moves, self.policy, self.settings, light)
         detail = ";".join(f"{e.name}={e.score}" for e in verdict.passive)
+        if verdict.light is not None:
+            detail = f"{verdict.light.summary()};{detail}"
+        outcome = f"{verdict.step}:{verdict.reason}" if verdict.reason else "live"
         self.storage.record_event(
             "liveness",
             success=verdict.live,
@@ -307,7 +359,7 @@ class LivenessService:
             # the event's score is a face-match similarity; a challenge matches no template, so its
             # identity consistency (one person throughout) is recorded under its own name instead
             detail=(
-                f"{verdict.reason or 'live'};moves={verdict.moves_done}/{len(moves)};"
+                f"{outcome};moves={verdict.moves_done}/{len(moves)};"
                 f"consistency={verdict.identity.min_similarity:.3f};{detail}"
             )[:500],
         )
@@ -322,6 +374,10 @@ class LivenessService:
         )
         if not verdict.live or verdict.burst is None:
             raise LivenessFailed(
-                verdict.reason or "failed", verdict.message, verdict.moves_done, tuple(m.value for m in moves)
+                verdict.reason or "failed",
+                verdict.message,
+                verdict.moves_done,
+                tuple(m.value for m in moves),
+                verdict.step or "moves",
             )
         return verdict.burst

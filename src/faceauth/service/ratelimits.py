@@ -62,6 +62,17 @@ class RateLimitService:
             logger.info("rate limit: %s over %d requests in %d s", bucket, self.limit, self.window_seconds)
             raise RateLimited(math.ceil(window_start + self.window_seconds - now))
 
+    def check_bucket(self, bucket: str, limit: int, window_seconds: int = 60) -> None:
+        """Counts one request in ``bucket`` (e.g. one user's chunk posts); raises RateLimited beyond
+        ``limit`` in a fixed window. ``limit`` 0: no limit."""
+        if limit <= 0:
+            return
+        now = self.clock()
+        window_start = int(now // window_seconds) * window_seconds
+        if self.store.hit(bucket, window_start) > limit:
+            logger.info("rate limit: %s over %d requests in %d s", bucket, limit, window_seconds)
+            raise RateLimited(math.ceil(window_start + window_seconds - now))
+
     def _purge(self, now: float, window_start: int) -> None:
         moment = datetime.fromtimestamp(now, UTC)
         removed = self.store.purge(

@@ -26,6 +26,10 @@ def associated_data(user_id: int) -> bytes:
     return f"faceauth-template:v1:user:{user_id}".encode()
 
 
+def _sealed_data(user_id: int, purpose: str) -> bytes:
+    return f"faceauth-sealed:v1:{purpose}:user:{user_id}".encode()
+
+
 class TemplateCipher:
     def __init__(self, current: TemplateKey, previous: tuple[TemplateKey, ...] = ()) -> None:
         self.current = current
@@ -49,6 +53,21 @@ class TemplateCipher:
         plaintext = np.asarray(template, dtype="<f4").tobytes()
         nonce = os.urandom(NONCE_BYTES)
         return nonce + AESGCM(self.current.key).encrypt(nonce, plaintext, associated_data(user_id))
+
+    def seal(self, user_id: int, purpose: str, plaintext: bytes) -> bytes:
+        """Any short secret kept for a user (a liveness nonce), under the current key; the associated
+        data names the user and ``purpose``, so a blob opens neither as a template nor for another."""
+        nonce = os.urandom(NONCE_BYTES)
+        return nonce + AESGCM(self.current.key).encrypt(nonce, plaintext, _sealed_data(user_id, purpose))
+
+    def unseal(self, user_id: int, purpose: str, blob: bytes, key_id: str) -> bytes:
+        key = self._keys.get(key_id)
+        if key is None:
+            raise TemplateDecryptionError(f"no key with id {key_id!r} is configured")
+        try:
+            return AESGCM(key).decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], _sealed_data(user_id, purpose))
+        except InvalidTag as error:
+            raise TemplateDecryptionError("the sealed value does not decrypt") from error
 
     def decrypt(self, user_id: int, blob: bytes, key_id: str) -> Embedding:
         key = self._keys.get(key_id)

@@ -67,6 +67,8 @@ class StoredChallenge:
     issued_at: datetime
     deadline_at: datetime
     used_at: datetime | None
+    light: str | None = None  # the screen-light schedule, JSON (None: no light step)
+    sealed_nonce: str | None = None  # the nonce encrypted by the service, to give the open challenge back
 
 
 @runtime_checkable
@@ -231,4 +233,17 @@ class ChallengeStore(Protocol):
 
     def purge_expired(self, before: datetime) -> int:
         """Deletes challenges (and their frames) whose deadline is before ``before``."""
+        ...
+
+    def purge_expired_frames(self, before: datetime) -> int:
+        """Deletes the frames of challenges whose deadline is before ``before``; returns how many."""
+        ...
+
+    def open_challenge(self, user_id: int, purpose: str, now: datetime) -> StoredChallenge | None:
+        """The user's latest unused challenge for ``purpose`` whose deadline is after ``now``."""
+        ...
+
+    def abandon_expired(self, user_id: int, purpose: str, now: datetime) -> int:
+        """Marks the user's unused challenges for ``purpose`` whose deadline is before ``now`` used
+        (abandoned), atomically; returns how many this call marked (each is counted once)."""
         ...

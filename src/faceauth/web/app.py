@@ -30,6 +30,20 @@ from faceauth.web.security_headers import SecurityHeaders
 logger = logging.getLogger(__name__)
 
 
+async def purge_liveness_periodically(app: FastAPI, interval_seconds: float) -> None:
+    """Deletes expired challenges' observations every ``interval_seconds``, by the server itself
+    (not only when the next challenge is issued). Runs for the app's lifetime."""
+    while True:
+        await anyio.sleep(max(1.0, interval_seconds))
+        services = app.state.services
+        if services is None:
+            return
+        try:
+            await anyio.to_thread.run_sync(services.liveness.purge)
+        except Exception:  # a failed purge must not stop the server; the next one retries
+            logger.exception("purging expired liveness observations failed")
+
+
 def create_app(settings: Settings | None = None, vision: VisionModels | None = None) -> FastAPI:
     settings = settings or get_settings()
 
@@ -44,7 +58,10 @@ def create_app(settings: Settings | None = None, vision: VisionModels | None = N
             app.state.services = composition.build_services(settings, stores, models)
             stores.storage.purge_expired_revocations()
             logger.info("faceauth ready (%s mode)", settings.env)
-            yield
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(purge_liveness_periodically, app, settings.liveness_purge_interval_seconds)
+                yield
+                tasks.cancel_scope.cancel()
         finally:
             app.state.services = None
             stores.close()

@@ -48,6 +48,7 @@ def error_body(error: FaceAuthError) -> dict[str, Any]:
         return {
             "detail": f"liveness check failed: {error}",
             "reason": error.reason,
+            "step": error.step,
             "moves": list(error.moves),
             "moves_done": error.moves_done,
         }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -119,6 +120,9 @@ class ChallengeResponse(BaseModel):
     frame_interval_ms: int
     max_frames: int
     max_chunk_frames: int
+    # {"steps": [{"colour": "#rrggbb", "name", "frames"}], "settle_frames", "frames"}: shown full-screen
+    # from the stream's first frame, each colour for its frames (by frame index); None: no light step
+    light: dict[str, Any] | None = None
 
 
 class ProgressResponse(BaseModel):
@@ -128,6 +132,8 @@ class ProgressResponse(BaseModel):
     complete: bool
     failure: str | None
     seconds_left: float
+    step: str | None = None  # the step that failed: "face", "light", "moves", "identity", "passive"
+    message: str | None = None  # what the failure means for the person
 
 
 # --- apps --------------------------------------------------------------------------------------

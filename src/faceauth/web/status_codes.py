@@ -23,6 +23,7 @@ from faceauth.domain import (
     NotFound,
     RateLimited,
     RequestTooLarge,
+    StreamTooFast,
 )
 
 
@@ -42,6 +43,7 @@ STATUS_CODES: dict[type[FaceAuthError], int] = {
     ServiceStartingError: 503,
     AccountLocked: 423,
     RateLimited: 429,
+    StreamTooFast: 429,
     ImageTooLarge: 413,
     RequestTooLarge: 413,
     InvalidInput: 422,

@@ -38,6 +38,8 @@ class SqlChallengeStore:
                     issued_at=challenge.issued_at,
                     deadline_at=challenge.deadline_at,
                     used_at=None,
+                    light=challenge.light,
+                    sealed_nonce=challenge.sealed_nonce,
                 )
             )
 
@@ -101,6 +103,44 @@ class SqlChallengeStore:
                 session.execute(delete(LivenessChallengeRow).where(LivenessChallengeRow.deadline_at < before))
             )
 
+    def purge_expired_frames(self, before: datetime) -> int:
+        """Delete the frames (observations) of challenges whose deadline is before ``before``."""
+        with self.database.transaction() as session:
+            expired = select(LivenessChallengeRow.id).where(LivenessChallengeRow.deadline_at < before)
+            return rowcount(
+                session.execute(delete(LivenessFrameRow).where(LivenessFrameRow.challenge_id.in_(expired)))
+            )
+
+    def open_challenge(self, user_id: int, purpose: str, now: datetime) -> StoredChallenge | None:
+        with self.database.transaction() as session:
+            query = (
+                select(LivenessChallengeRow)
+                .where(
+                    LivenessChallengeRow.user_id == user_id,
+                    LivenessChallengeRow.purpose == purpose,
+                    LivenessChallengeRow.used_at.is_(None),
+                    LivenessChallengeRow.deadline_at > now,
+                )
+                .order_by(LivenessChallengeRow.issued_at.desc())
+                .limit(1)
+            )
+            row = session.execute(query).scalars().first()
+            return _challenge(row) if row is not None else None
+
+    def abandon_expired(self, user_id: int, purpose: str, now: datetime) -> int:
+        with self.database.transaction() as session:
+            statement = (
+                update(LivenessChallengeRow)
+                .where(
+                    LivenessChallengeRow.user_id == user_id,
+                    LivenessChallengeRow.purpose == purpose,
+                    LivenessChallengeRow.used_at.is_(None),
+                    LivenessChallengeRow.deadline_at <= now,
+                )
+                .values(used_at=now)
+            )
+            return rowcount(session.execute(statement))
+
 
 def _challenge(row: LivenessChallengeRow) -> StoredChallenge:
     return StoredChallenge(
@@ -111,4 +151,6 @@ def _challenge(row: LivenessChallengeRow) -> StoredChallenge:
         issued_at=as_utc(row.issued_at),
         deadline_at=as_utc(row.deadline_at),
         used_at=as_utc(row.used_at) if row.used_at is not None else None,
+        light=row.light,
+        sealed_nonce=row.sealed_nonce,
     )

@@ -143,6 +143,9 @@ class LivenessChallengeRow(Base):
     issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     deadline_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # migration 0006: the screen-light schedule (JSON) and the nonce sealed with the template cipher
+    light: Mapped[str | None] = mapped_column(Text, nullable=True)
+    sealed_nonce: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class LivenessFrameRow(Base):

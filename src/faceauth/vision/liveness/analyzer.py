@@ -33,6 +33,7 @@ from faceauth.vision.landmarks import FaceMesh, FacePose
 from faceauth.vision.liveness.observation import FrameObservation
 from faceauth.vision.liveness.passive import PassiveEvidence, PassiveSignal
 from faceauth.vision.quality import first_failure, measure
+from faceauth.vision.screen_light import light_sample
 
 # Five points of the face mesh in MTCNN's order (image-left eye, image-right eye, nose tip, image-left
 # and image-right mouth corner): the landmarks of a tracked frame's face for the passive signals.
@@ -163,6 +164,7 @@ class LivenessAnalyzer:
         rgb: np.ndarray,
         detected: bool,
     ) -> FrameObservation:
+        light = light_sample(rgb, face)  # a few mean colours, for the screen-light judge
         return FrameObservation(
             received_s=received_s,
             faces=1,
@@ -175,6 +177,7 @@ class LivenessAnalyzer:
             features={signal.name: signal.frame_feature(rgb, face, pose) for signal in signals},
             detected=detected,
             track=pose.track if pose else None,
+            light=light.to_list() if light is not None else None,
         )
 
     # --- which frames are embedded -----------------------------------------------------------------

@@ -33,6 +33,9 @@ class FrameObservation:
     features: dict[str, list[float]] = field(default_factory=dict, compare=False, repr=False)
     detected: bool = True  # MTCNN ran on this frame (False: the face was tracked from the last one)
     track: Track | None = None  # where the face mesh looks in the next frame; None: detect again
+    # ``faceauth.vision.screen_light.LightSample.to_list()``: mean colours of face regions and the
+    # background (18 floats; no image, nothing that identifies the person); None: no sample
+    light: list[float] | None = field(default=None, compare=False, repr=False)
 
     @property
     def has_pose(self) -> bool:
@@ -55,6 +58,7 @@ class FrameObservation:
             "features": self.features,
             "detected": self.detected,
             "track": list(self.track) if self.track else None,
+            "light": self.light,
         }
 
     @classmethod
@@ -74,4 +78,5 @@ class FrameObservation:
             features={name: [float(v) for v in values] for name, values in data.get("features", {}).items()},
             detected=bool(data.get("detected", True)),
             track=(float(track[0]), float(track[1]), float(track[2]), float(track[3])) if track else None,
+            light=[float(v) for v in data["light"]] if data.get("light") else None,
         )

@@ -30,6 +30,7 @@ class SequencePolicy:
     # A turn must pass through at least one frame between neutral and turned (a head rotates; a
     # swap from a frontal photo to a turned one jumps). At 8 fps a real turn takes several frames.
     require_transition: bool = True
+    not_facing_frames: int = 8  # a steady run turned away this long (1 s at 8 fps) fails the stream
 
 
 class SequenceFailure(StrEnum):
@@ -53,7 +54,10 @@ class SequenceResult:
 
 
 def check_sequence(
-    observations: Sequence[FrameObservation], moves: Sequence[Move], policy: SequencePolicy
+    observations: Sequence[FrameObservation],
+    moves: Sequence[Move],
+    policy: SequencePolicy,
+    moves_from: int = 0,
 ) -> SequenceResult:
     """Whether the frames, in arrival order, show ``moves`` in that order.
 
@@ -62,8 +66,11 @@ def check_sequence(
     ``blink_closed_ratio`` of the open level (the median of the near-neutral frames so far) and rises
     back to ``blink_open_ratio`` of it. A turn the other way, or any turn while a blink is awaited,
     fails the sequence; spontaneous blinks while a turn is awaited are ignored. Moves after the last
-    asked one are ignored only if they are blinks; a further turn fails."""
+    asked one are ignored only if they are blinks; a further turn fails. ``moves_from``: the index of
+    the first frame at which moves are asked (after the light phase): earlier frames give the neutral
+    pose and the open-eye level, and no move is counted or held against anyone in them."""
     moves = tuple(moves)
+    asked = {id(o) for o in observations[moves_from:]}
     # The face detector counts faces on the frames it runs on (a sample of the stream, see the analyzer).
     counted = [o for o in observations if o.detected]
     multiple = sum(1 for o in counted if o.faces > 1)
@@ -75,18 +82,17 @@ def check_sequence(
     posed = [o for o in observations if o.has_pose]
     if len(posed) < policy.min_posed_frames:
         return SequenceResult(moves, 0, None)
-    # The neutral level: the median yaw of the whole stream (a person asked to turn spends most of a
-    # challenge facing the camera). The check starts at the first frame at neutral, so a movement
-    # already under way when the stream starts is neither counted nor held against anyone.
-    neutral = float(np.median([o.yaw_deg for o in posed]))
-    if abs(neutral) > policy.start_max_deg:
-        return SequenceResult(moves, 0, SequenceFailure.NOT_FACING)
-    first = next(
-        (i for i, o in enumerate(posed) if abs((o.yaw_deg or 0.0) - neutral) <= policy.neutral_max_deg),
-        None,
-    )
-    if first is None:
+    # The neutral level: the first steady run of frames facing the camera (before any move), so a
+    # person who starts turning within the first second is judged against where they faced before,
+    # not against a median that their turn has already pulled away. A steady run turned away is a
+    # definite failure only when it lasts ``not_facing_frames``; shorter ones (a movement already under
+    # way when the stream starts) are skipped, neither counted nor held against anyone.
+    found = neutral_run(posed, policy)
+    if isinstance(found, SequenceFailure):
+        return SequenceResult(moves, 0, found)
+    if found is None:
         return SequenceResult(moves, 0, None)
+    first, neutral = found
     posed = posed[first:]
 
     done = 0
@@ -103,6 +109,8 @@ def check_sequence(
         )
         if near_neutral:
             open_levels.append(obs.ear)
+        if id(obs) not in asked:
+            continue  # the light phase: the person holds still; moves are asked after it
         transition_seen = in_between or not policy.require_transition
         in_between = (not near_neutral and turned is None) or (in_between and not near_neutral)
         open_level = float(np.median(open_levels)) if len(open_levels) >= 2 else None
@@ -132,3 +140,29 @@ def check_sequence(
             phase, done = "wait", done + 1
             completed_at.append(obs.received_s)
     return SequenceResult(moves, done, None, completed_at)
+
+
+def neutral_run(
+    posed: Sequence[FrameObservation], policy: SequencePolicy
+) -> tuple[int, float] | SequenceFailure | None:
+    """(index of the first frame, median yaw) of the first steady run facing the camera: at least
+    ``min_posed_frames`` consecutive frames within ``neutral_max_deg`` of the run's first frames'
+    median, that median within ``start_max_deg`` of frontal. NOT_FACING when a steady run turned away
+    lasts ``not_facing_frames`` first; None while neither is seen."""
+    yaws = [float(o.yaw_deg or 0.0) for o in posed]
+    window = policy.min_posed_frames
+    start = 0
+    while start + window <= len(yaws):
+        level = float(np.median(yaws[start : start + window]))
+        if max(abs(y - level) for y in yaws[start : start + window]) > policy.neutral_max_deg:
+            start += 1
+            continue
+        end = start + window
+        while end < len(yaws) and abs(yaws[end] - level) <= policy.neutral_max_deg:
+            end += 1
+        if abs(level) <= policy.start_max_deg:
+            return start, float(np.median(yaws[start:end]))
+        if end - start >= policy.not_facing_frames:
+            return SequenceFailure.NOT_FACING
+        start = end
+    return None

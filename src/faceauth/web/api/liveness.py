@@ -2,9 +2,10 @@
 
     POST /api/v1/liveness/challenges                      {"purpose": "verify" | "enroll"}
       201 {challenge_id, purpose, moves, prompts, issued_at, expires_at, expires_in,
-           frame_interval_ms, max_frames, max_chunk_frames}
+           frame_interval_ms, max_frames, max_chunk_frames, light}   (the open one, if any)
     POST /api/v1/liveness/challenges/{challenge_id}/frames   frames, as for enroll and verify
-      200 {frames_received, moves, moves_done, complete, failure, seconds_left}
+      200 {frames_received, moves, moves_done, complete, failure, seconds_left, step, message}
+      429 faster than real time, or too many chunks a minute for the user
     then POST /api/v1/face/verify (or /enroll)            {"challenge_id": "..."} instead of frames
 
 Both need a bearer token (or the session cookie with its CSRF header) of the user the challenge is
@@ -13,6 +14,7 @@ again and spend the challenge whatever the outcome (``service.face_login``)."""
 
 from __future__ import annotations
 
+import anyio.to_thread
 from fastapi import APIRouter, Request, status
 
 from faceauth.web.deps import CurrentCaller, ServicesDep
@@ -40,6 +42,7 @@ async def create_challenge(
         frame_interval_ms=settings.liveness_frame_interval_ms,
         max_frames=settings.liveness_max_frames,
         max_chunk_frames=settings.liveness_max_chunk_frames,
+        light=issued.light.public() if issued.light is not None else None,
     )
 
 
@@ -47,6 +50,9 @@ async def create_challenge(
 async def add_frames(
     challenge_id: str, request: Request, caller: CurrentCaller, services: ServicesDep
 ) -> ProgressResponse:
+    bucket = f"liveness_chunks|user:{caller.user.id}"  # per user; per challenge: the real-time pace
+    limit = services.settings.liveness_chunks_per_minute
+    await anyio.to_thread.run_sync(services.rate_limits.check_bucket, bucket, limit)
     frames = await read_frames(request, services.settings.liveness_max_chunk_frames)
     progress = await run_inference(
         request, services.liveness.add_frames, caller.user.id, challenge_id, list(frames)
@@ -58,4 +64,6 @@ async def add_frames(
         complete=progress.complete,
         failure=progress.failure,
         seconds_left=round(progress.seconds_left, 2),
+        step=progress.step,
+        message=progress.message,
     )

@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from faceauth.domain import CsrfFailed, FaceAuthError, InvalidToken, TooManyAttempts
+from faceauth.domain import CsrfFailed, FaceAuthError, InvalidToken, LivenessFailed, TooManyAttempts
 from faceauth.web.deps import TOKEN_COOKIE
 from faceauth.web.pages.rendering import clear_token_cookie, finish, render, sentence, wants_json
 from faceauth.web.status_codes import ServiceStartingError, status_code_for
@@ -61,6 +61,10 @@ def page_failure(request: Request, error: Exception) -> Response:
         response = error_page(request, status_code_for(error), sentence(str(error)))
         response.headers["Retry-After"] = str(error.retry_after)
         return response
+    if isinstance(error, LivenessFailed) and wants_json(request):
+        # the webcam script names the step that failed; a deployment's metrics count it
+        body = {"ok": False, "message": sentence(str(error)), "step": error.step, "reason": error.reason}
+        return JSONResponse(body, status_code=status_code_for(error))
     if isinstance(error, FaceAuthError):
         status_code = status_code_for(error)
         if status_code >= 500:

@@ -38,6 +38,7 @@ def camera_context(settings: Settings, **page: str) -> dict[str, Any]:
         "burst_interval_ms": BURST_INTERVAL_MS,
         # A liveness challenge (static/liveness.js) instead of a plain burst when the server requires it.
         "liveness": settings.liveness_required,
+        "liveness_light": settings.liveness_required and settings.liveness_light != "off",
         **page,
     }
 
