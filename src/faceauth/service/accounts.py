@@ -9,8 +9,10 @@ from dataclasses import dataclass
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
+from faceauth import metrics
 from faceauth.config import Settings
 from faceauth.domain import (
+    AccountDisabled,
     AccountLocked,
     EmailTaken,
     InvalidCredentials,
@@ -160,6 +162,7 @@ class AccountService:
             self.storage.record_event(
                 "login_password", success=False, user_id=user_id, client=client, detail="locked"
             )
+            metrics.record_login("password", "locked")
             raise
         try:
             if user is None:
@@ -176,9 +179,18 @@ class AccountService:
             self.storage.record_event(
                 "login_password", success=False, user_id=user_id, client=client, detail=detail
             )
+            metrics.record_login("password", "wrong_password")
             raise InvalidCredentials()
+        if user.disabled:
+            self.lockouts.abandon(attempt)  # the right password: not a guess to count
+            self.storage.record_event(
+                "login_password", success=False, user_id=user.id, client=client, detail="disabled"
+            )
+            metrics.record_login("password", "disabled")
+            raise AccountDisabled()
         self.lockouts.succeed(attempt, clear=[rules[0].key])  # this address's failures, not the account's
         self.storage.record_event("login_password", success=True, user_id=user.id, client=client)
+        metrics.record_login("password", "success")
         return user
 
     def get(self, user_id: int) -> User | None:

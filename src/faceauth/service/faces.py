@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from faceauth import metrics
 from faceauth.config import Settings
 from faceauth.domain import (
     AccountLocked,
@@ -135,6 +136,7 @@ class FaceService:
             self.storage.record_event(
                 "face_verify", success=False, user_id=user_id, client=client, detail="locked"
             )
+            metrics.record_login("face", "locked")
             raise
         try:
             template = self.cipher.decrypt(user_id, stored.ciphertext, stored.key_id)
@@ -142,6 +144,7 @@ class FaceService:
         except NotEnoughGoodFrames:
             self.lockouts.abandon(attempt)  # no comparison was made: not a guess
             self.storage.record_event("face_verify", success=False, user_id=user_id, client=client)
+            metrics.record_login("face", "too_few_frames")
             raise
         except BaseException:
             self.lockouts.abandon(attempt)
@@ -155,6 +158,7 @@ class FaceService:
         self.storage.record_event(
             "face_verify", success=match.match, user_id=user_id, client=client, score=match.similarity
         )
+        metrics.record_login("face", "success" if match.match else "no_match")
         logger.info("face verification of user %d: similarity %.3f", user_id, match.similarity)
         return VerificationResult(match, len(burst.embeddings), burst.rejected)
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
+from faceauth import metrics
 from faceauth.config import Settings
 from faceauth.domain import (
     BurstEmbeddings,
@@ -268,6 +269,7 @@ class LivenessService:
                 self.storage.record_event(
                     "liveness", success=False, user_id=user_id, client=client, detail="expired"
                 )
+                metrics.record_liveness(purpose.value, "expired", (), 0)
                 raise ChallengeExpired()
             observations = [FrameObservation.from_json(item) for item in self.store.frames(key)]
         finally:
@@ -292,7 +294,11 @@ class LivenessService:
             len(moves),
             detail,
         )
+        outcome = "live" if verdict.live else verdict.reason or "failed"
+        metrics.record_liveness(purpose.value, outcome, challenge.moves, verdict.moves_done)
         if not verdict.live or verdict.burst is None:
+            if purpose is ChallengePurpose.VERIFY:
+                metrics.record_login("face", "not_live")
             raise LivenessFailed(
                 verdict.reason or "failed", verdict.message, verdict.moves_done, tuple(m.value for m in moves)
             )

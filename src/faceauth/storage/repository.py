@@ -348,6 +348,7 @@ def _user(row: UserRow) -> User:
         phone=row.phone,
         password_hash=row.password_hash,
         created_at=as_utc(row.created_at),
+        disabled_at=as_utc(row.disabled_at) if row.disabled_at is not None else None,
     )
 
 

@@ -29,6 +29,7 @@ from faceauth.vision.detection import DetectorConfig, MTCNNDetector
 from faceauth.vision.embedding import FaceNetEmbedder
 from faceauth.vision.images import decode_image
 from faceauth.vision.quality import QualityPolicy, first_failure, measure
+from faceauth.vision.timing import timed
 
 logger = logging.getLogger(__name__)
 
@@ -78,12 +79,17 @@ class FaceEngine:
     # --- single frames ---------------------------------------------------------------------------
 
     def decode(self, data: bytes) -> np.ndarray:
-        return decode_image(data, self.settings.max_image_bytes, self.settings.max_image_pixels)
+        with timed("decode"):
+            return decode_image(data, self.settings.max_image_bytes, self.settings.max_image_pixels)
 
     def detect(self, image: np.ndarray) -> list[Face]:
         """Faces in the image. Small images (face crops rather than frames) get a black border
         first, so the detector sees the whole face with some context, as on a full frame; and
         since a crop is mostly face, faces down to half its shorter side are looked for."""
+        with timed("detect"):
+            return self._detect(image)
+
+    def _detect(self, image: np.ndarray) -> list[Face]:
         shorter = min(image.shape[:2])
         if shorter >= self.settings.detect_pad_below:
             return self.detector.detect(image)
@@ -154,5 +160,6 @@ class FaceEngine:
             else:
                 crops.append(result.crop)
                 accepted.append(index)
-        embeddings = self.embedder.embed(crops)
+        with timed("embed"):
+            embeddings = self.embedder.embed(crops)
         return BurstEmbeddings(tuple(embeddings), tuple(accepted), tuple(rejected))

@@ -30,6 +30,7 @@ from faceauth.vision import matching
 from faceauth.vision.engine import FaceEngine
 from faceauth.vision.landmarks import FaceMesh, FacePose
 from faceauth.vision.quality import first_failure, measure
+from faceauth.vision.timing import timed
 
 logger = logging.getLogger(__name__)
 
@@ -314,8 +315,10 @@ class LivenessAnalyzer:
         reason = first_failure(measure(face, crop), self.engine.policy)
         embedding = None
         if reason not in (RejectReason.FACE_TOO_SMALL, RejectReason.LOW_CONFIDENCE):
-            embedding = self.engine.embedder.embed([crop])[0]
-        pose = self.mesh.measure(rgb, face.box)
+            with timed("embed"):
+                embedding = self.engine.embedder.embed([crop])[0]
+        with timed("mesh"):
+            pose = self.mesh.measure(rgb, face.box)
         features = {signal.name: signal.frame_feature(rgb, face, pose) for signal in self.signals}
         return FrameObservation(
             received_s=received_s,

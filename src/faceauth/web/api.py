@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.datastructures import UploadFile
 
+from faceauth import metrics
 from faceauth.domain import App, InsufficientStage, NotAnImage, ValidationFailed
 from faceauth.service.accounts import Registration
 from faceauth.service.liveness import ChallengePurpose
@@ -188,7 +189,13 @@ async def run_inference(services: ServicesDep, function: Callable[..., T], *args
     """Runs ``function`` in a worker thread, at most ``inference_concurrency`` at a time, so the
     event loop keeps answering other requests while faces are detected and embedded."""
     call = functools.partial(function, *args, **kwargs)
-    return await anyio.to_thread.run_sync(call, limiter=services.inference_limiter)
+    with metrics.inference_slot_waiting():
+        await services.inference_limiter.acquire()
+    try:
+        with metrics.inference_running():
+            return await anyio.to_thread.run_sync(call)
+    finally:
+        services.inference_limiter.release()
 
 
 def token_response(issued: IssuedToken, face_enrolled: bool) -> TokenResponse:

@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import faceauth
+from faceauth import serve_checks
 from faceauth.config import Settings, get_settings
 from faceauth.domain import RequestTooLarge
 from faceauth.service.accounts import AccountService
@@ -29,10 +30,11 @@ from faceauth.storage import Storage, migrate
 from faceauth.storage.challenges import challenge_store_for
 from faceauth.storage.crypto import TemplateCipher
 from faceauth.storage.keys import check_production_settings, resolve_secret_key
-from faceauth.web import account_api, api, liveness_api, pages
+from faceauth.web import account_api, api, liveness_api, operations, pages
 from faceauth.web.deps import Services
 from faceauth.web.errors import register_error_handlers
 from faceauth.web.ratelimit import RateLimit
+from faceauth.web.request_log import RequestLog
 from faceauth.web.security_headers import SecurityHeaders
 
 if TYPE_CHECKING:
@@ -86,14 +88,34 @@ def load_liveness(
     if not isinstance(engine, FaceEngine):
         return None
     if mesh is None:
+        from faceauth.model_zoo import fetch
+
         try:
-            mesh = FaceMesh.load(threads=1)
-        except ModelNotFoundError as error:
+            mesh = FaceMesh.load(
+                threads=1,
+                landmark_model=fetch.locate(fetch.FACE_MESH, settings.models_dir),
+                detector_model=fetch.locate(fetch.BLAZEFACE, settings.models_dir),
+                iris_model=fetch.locate(fetch.IRIS, settings.models_dir),
+            )
+        except (ModelNotFoundError, fetch.ModelNotFetchedError) as error:
             if settings.liveness_required:
                 raise ConfigurationError(f"liveness is required but {error}") from error
             logger.warning("liveness challenges unavailable: %s", error)
             return None
     return LivenessAnalyzer(engine, mesh, default_signals())
+
+
+def operations_probe(storage: Storage) -> operations.OperationsProbe:
+    """What /readyz and /metrics read from the database."""
+    from datetime import UTC, datetime
+
+    from faceauth.storage.admin import AdminStore, readiness_problem
+
+    admin = AdminStore(storage.engine)
+    return operations.OperationsProbe(
+        readiness_problem=lambda: readiness_problem(storage.engine),
+        active_lockouts=lambda: admin.active_lockouts_by_step(datetime.now(UTC)),
+    )
 
 
 def create_app(
@@ -104,7 +126,13 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         check_production_settings(settings)
+        serve_checks.check_metrics(settings)
         storage = Storage.from_url(settings.resolved_database_url)
+        if settings.metrics_enabled:
+            from faceauth import metrics
+            from faceauth.vision import timing
+
+            timing.add_observer(metrics.observe_stage)
         try:
             migrate.prepare_schema(storage.engine, settings)
             face_engine: BurstEmbedder
@@ -115,11 +143,17 @@ def create_app(
             analyzer = await anyio.to_thread.run_sync(load_liveness, settings, face_engine, mesh)
             app.state.services = build_services(settings, storage, face_engine, analyzer)
             storage.purge_expired_revocations()
+            app.state.operations = operations_probe(storage)
             logger.info("faceauth ready (%s mode)", settings.env)
             yield
         finally:
             app.state.services = None
+            app.state.operations = None
             storage.close()
+            if settings.metrics_enabled:
+                from faceauth import metrics
+
+                metrics.worker_exiting()
 
     app = FastAPI(title="faceauth", version=faceauth.__version__, lifespan=lifespan)
     app.state.settings = settings
@@ -127,12 +161,14 @@ def create_app(
     app.state.html_error_renderer = getattr(pages, "render_error", None)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(RateLimit, settings=settings)  # before the body is read
-    app.add_middleware(SecurityHeaders, settings=settings)  # outermost: every answer gets them
+    app.add_middleware(SecurityHeaders, settings=settings)  # every answer gets them
+    app.add_middleware(RequestLog, metrics_enabled=settings.metrics_enabled)  # outermost: sees all
     register_error_handlers(app)
     app.include_router(api.router)
     app.include_router(account_api.router)
     app.include_router(liveness_api.router)
     app.include_router(pages.router)
+    app.include_router(operations.router)
 
     @app.get("/healthz", tags=["health"])
     def healthz(request: Request) -> JSONResponse:

@@ -18,6 +18,7 @@ from fastapi import Depends, Request
 
 from faceauth.config import Settings
 from faceauth.domain import CsrfFailed, InvalidToken, User
+from faceauth.logs import note_user
 from faceauth.service.accounts import AccountService
 from faceauth.service.apps import AppService
 from faceauth.service.faces import FaceService
@@ -147,6 +148,7 @@ def authenticate(request: Request, services: Services) -> Session:
     if user is None:
         raise InvalidToken("the account no longer exists")
     services.tokens.check_subject(claims, user)
+    note_user(user.id)
     return Session(user=user, claims=claims, via_cookie=via_cookie)
 
 

@@ -38,6 +38,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from faceauth.config import Settings
 from faceauth.domain import (
+    AccountDisabled,
     CsrfFailed,
     EmailTaken,
     FaceAuthError,
@@ -527,6 +528,12 @@ def login(
     services = services_of(request)
     try:
         user = services.accounts.authenticate(login, password, client=client_address(request))
+    except AccountDisabled:  # raised only after the right password: the owner may know
+        context = {
+            "values": {"login": login},
+            "form_message": "This account has been disabled by the administrator, so it cannot log in.",
+        }
+        return render(request, "login.html", context, status_code=403, active="login")
     except InvalidCredentials:
         context = {
             "values": {"login": login},
