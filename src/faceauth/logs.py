@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+# Libraries whose INFO or DEBUG lines would carry request data: never below WARNING.
+QUIET_LOGGERS = ("sqlalchemy", "multipart", "python_multipart", "PIL")
 # Extra record attributes a log call may pass (``extra={...}``) that the JSON lines carry.
 EXTRA_FIELDS = ("route", "method", "status", "duration_ms")
 
@@ -134,6 +136,10 @@ def logging_config(log_format: str, level: str) -> dict[str, Any]:
             "uvicorn": {"handlers": [], "propagate": True, "level": level.upper()},
             "uvicorn.error": {"handlers": [], "propagate": True},
             "uvicorn.access": {"handlers": [], "propagate": False, "level": "WARNING"},
+            # Held at WARNING whatever the level: SQLAlchemy logs every statement *with its parameters*
+            # (password hashes, template ciphertext) at INFO; the multipart parser and Pillow log the
+            # bytes they parse at DEBUG.
+            **{name: {"level": "WARNING"} for name in QUIET_LOGGERS},
         },
     }
 
