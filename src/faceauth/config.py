@@ -52,7 +52,8 @@ class Settings(BaseSettings):
 
     # --- operations: logs, metrics, model files (README "Operating it") ----------------------
     log_format: Literal["text", "json"] = "text"  # json: one JSON object per line, for a log pipeline
-    log_level: Literal["debug", "info", "warning", "error"] = "info"  # `-v` on the command line: debug
+    # What `faceauth serve` logs (other commands log warnings only); `-v` on the command line: debug.
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
     # GET /metrics (Prometheus text format). Off by default; production also needs metrics_token.
     metrics_enabled: bool = False
     # When set, /metrics answers only requests with `Authorization: Bearer <this token>` (else 401).
