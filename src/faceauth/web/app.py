@@ -88,16 +88,9 @@ def load_liveness(
     if not isinstance(engine, FaceEngine):
         return None
     if mesh is None:
-        from faceauth.model_zoo import fetch
-
         try:
-            mesh = FaceMesh.load(
-                threads=1,
-                landmark_model=fetch.locate(fetch.FACE_MESH, settings.models_dir),
-                detector_model=fetch.locate(fetch.BLAZEFACE, settings.models_dir),
-                iris_model=fetch.locate(fetch.IRIS, settings.models_dir),
-            )
-        except (ModelNotFoundError, fetch.ModelNotFetchedError) as error:
+            mesh = FaceMesh.load(threads=1)  # installed wheel, else `faceauth models fetch`'s copies
+        except ModelNotFoundError as error:
             if settings.liveness_required:
                 raise ConfigurationError(f"liveness is required but {error}") from error
             logger.warning("liveness challenges unavailable: %s", error)
