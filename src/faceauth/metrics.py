@@ -150,7 +150,7 @@ def render(extra: Iterable[Collector] = ()) -> bytes:
     ``extra`` collectors evaluated now."""
     registry = CollectorRegistry()
     if multiprocess_enabled():
-        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call,unused-ignore]
         text = generate_latest(registry)
     else:
         text = generate_latest(REGISTRY)
@@ -163,4 +163,4 @@ def render(extra: Iterable[Collector] = ()) -> bytes:
 def worker_exiting() -> None:
     """Drops this process's live gauges from the shared folder (multiprocess mode)."""
     if multiprocess_enabled():
-        mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
+        mark_process_dead(os.getpid())  # type: ignore[no-untyped-call,unused-ignore]
