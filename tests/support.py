@@ -4,6 +4,7 @@ the path; ``conftest`` itself is not importable reliably, since several folders 
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -20,8 +21,8 @@ import pytest
 from sqlalchemy import text
 
 from faceauth.config import Settings, default_data_dir
-from faceauth.storage import Storage
-from faceauth.storage.models import Base
+from faceauth.storage.sql.backend import SqlStorage
+from faceauth.storage.sql.tables import Base
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,7 +44,7 @@ def make_settings(data_dir: Path, **overrides: object) -> Settings:
 
 
 def wipe_postgres(url: str) -> None:
-    storage = Storage.from_url(url)
+    storage = SqlStorage.from_url(url)
     try:
         Base.metadata.drop_all(storage.engine)
         with storage.engine.begin() as connection:
@@ -59,7 +60,7 @@ class LiveServer:
 
     def count_rows(self, table: str, user_id: int) -> int:
         """Read the server's database directly (not through its API)."""
-        storage = Storage.from_url(self.settings.resolved_database_url)
+        storage = SqlStorage.from_url(self.settings.resolved_database_url)
         try:
             with storage.engine.connect() as connection:
                 query = text(f"SELECT COUNT(*) FROM {table} WHERE user_id = :user_id")
@@ -134,3 +135,16 @@ def serve_in_subprocess(
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+def scrape_sample(metrics_text: str, name: str, **labels: str) -> float:
+    """The value of one sample in the Prometheus text format (0 when absent)."""
+    wanted = ",".join(f'{key}="{value}"' for key, value in sorted(labels.items()))
+    for line in metrics_text.splitlines():
+        match = re.fullmatch(r"([a-z_:]+)(?:\{(.*)\})? (\S+)", line)
+        if not match or match.group(1) != name:
+            continue
+        found = ",".join(sorted((match.group(2) or "").split(","))) if match.group(2) else ""
+        if found == wanted:
+            return float(match.group(3))
+    return 0.0

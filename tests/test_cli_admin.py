@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from faceauth.storage import Storage
+from faceauth.storage.sql.backend import SqlStorage
 
 
 def faceauth(
@@ -27,7 +27,7 @@ def faceauth(
     )
 
 
-def add_user(storage: Storage, username: str) -> int:
+def add_user(storage: SqlStorage, username: str) -> int:
     user = storage.create_user(
         name=username.title(),
         username=username,
@@ -39,7 +39,9 @@ def add_user(storage: Storage, username: str) -> int:
     return user.id
 
 
-def test_users_list_show_disable_enable_unlock(storage: Storage, database_url: str, tmp_path: Path) -> None:
+def test_users_list_show_disable_enable_unlock(
+    storage: SqlStorage, database_url: str, tmp_path: Path
+) -> None:
     ann = add_user(storage, "ann")
     add_user(storage, "bob")
 
@@ -69,7 +71,7 @@ def test_users_list_show_disable_enable_unlock(storage: Storage, database_url: s
     assert all(detail.startswith("by cli:") for _, detail in events)
 
 
-def test_an_unknown_user_exits_2_saying_so(storage: Storage, database_url: str, tmp_path: Path) -> None:
+def test_an_unknown_user_exits_2_saying_so(storage: SqlStorage, database_url: str, tmp_path: Path) -> None:
     for args in (
         ("users", "show", "nobody"),
         ("users", "delete", "nobody", "--yes"),
@@ -79,7 +81,9 @@ def test_an_unknown_user_exits_2_saying_so(storage: Storage, database_url: str, 
         assert result.returncode == 2 and "no user 'nobody'" in result.stderr, args
 
 
-def test_delete_asks_first_and_only_yes_deletes(storage: Storage, database_url: str, tmp_path: Path) -> None:
+def test_delete_asks_first_and_only_yes_deletes(
+    storage: SqlStorage, database_url: str, tmp_path: Path
+) -> None:
     ann = add_user(storage, "ann")
 
     no_terminal = faceauth(database_url, tmp_path, "users", "delete", "ann")  # stdin closed: no answer
@@ -94,7 +98,7 @@ def test_delete_asks_first_and_only_yes_deletes(storage: Storage, database_url: 
     assert storage.list_events(limit=1)[0].kind == "admin_delete_account"
 
 
-def test_face_reset_with_yes_asks_nothing(storage: Storage, database_url: str, tmp_path: Path) -> None:
+def test_face_reset_with_yes_asks_nothing(storage: SqlStorage, database_url: str, tmp_path: Path) -> None:
     ann = add_user(storage, "ann")
     refused = faceauth(database_url, tmp_path, "face", "reset", "ann", answer="\n")
     assert refused.returncode == 1 and storage.has_template(ann)

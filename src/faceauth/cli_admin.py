@@ -31,27 +31,24 @@ def _actor() -> str:
 
 
 def _with_admin(action: Callable[[AdminService], int]) -> int:
-    """Opens the database (schema brought up to date as at start-up), runs ``action`` with an
-    AdminService, closes. Errors (unknown user, MongoDB, schema behind in production) exit 2."""
-    from faceauth.service.admin import AdminService
-    from faceauth.storage.admin import admin_store_for
-    from faceauth.storage.factory import open_storage
+    """Opens the database through the composition root (schema brought up to date as at start-up;
+    an SQL database only), runs ``action`` with an AdminService, closes. Errors (unknown user,
+    MongoDB, schema behind in production) exit 2."""
+    from faceauth import composition
 
     settings = get_settings()
     try:
-        storage = open_storage(settings.resolved_database_url)
+        stores = composition.open_database(settings)
     except FaceAuthError as error:
         print(f"faceauth: {error}", file=sys.stderr)
         return EXIT_ERROR
     try:
-        storage.prepare_schema(settings)
-        service = AdminService(storage, admin_store_for(storage), _actor())
-        return action(service)
+        return action(composition.build_admin(stores, _actor()))
     except FaceAuthError as error:
         print(f"faceauth: {error}", file=sys.stderr)
         return EXIT_ERROR
     finally:
-        storage.close()
+        stores.close()
 
 
 def confirm(question: str, assume_yes: bool) -> bool:

@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from faceauth.config import get_settings
-from faceauth.model_zoo import fetch
+from faceauth.model_zoo import fetch, registry
 
 
 def cmd_models_fetch(args: argparse.Namespace) -> int:
@@ -31,8 +31,8 @@ def cmd_models_status(args: argparse.Namespace) -> int:
     status = 0
     for model in fetch.FETCHABLE_MODELS:
         try:
-            print(f"ok      {model.member}: {fetch.locate(model, settings.models_dir)}")
-        except fetch.ModelNotFetchedError as error:
+            print(f"ok      {fetch.wheel_member(model)}: {registry.locate(model, settings.models_dir)}")
+        except registry.ModelNotFoundError as error:
             print(f"missing {error}")
             status = 1
     return status

@@ -7,7 +7,8 @@ route template, and the user id once the request is authenticated. The web layer
 ``request_id, user_id, route, method, status, duration_ms``, plus ``exception`` for a traceback.
 
 What never goes into a log line is the caller's business: passwords, tokens, templates and images are
-never passed to a logger anywhere in faceauth, and ``tests/test_logs.py`` checks a whole flow's lines.
+never passed to a logger anywhere in faceauth, and ``tests/web/test_log_privacy.py`` checks a whole
+flow's lines.
 """
 
 from __future__ import annotations

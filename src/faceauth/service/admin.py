@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from faceauth.domain import NotFound, User
-from faceauth.storage.admin_interface import AdminStoreBackend
-from faceauth.storage.interface import StorageBackend
+from faceauth.service.lockout import account_keys
+from faceauth.storage.interface import AdminStore, StorageBackend
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ def detail_json(detail: UserDetail) -> dict[str, object]:
 
 
 class AdminService:
-    def __init__(self, storage: StorageBackend, admin: AdminStoreBackend, actor: str) -> None:
+    def __init__(self, storage: StorageBackend, admin: AdminStore, actor: str) -> None:
         self.storage = storage
         self.admin = admin
         self.actor = actor  # who runs the command, for the audit log
@@ -90,13 +90,14 @@ class AdminService:
             template_created_at=template.created_at if template else None,
             template_updated_at=template.updated_at if template else None,
             apps=len(self.storage.list_apps(user.id)),
-            lockouts=self.admin.lockouts_of(user.id, now),
+            lockouts=self._lockouts(user, now),
         )
 
     def unlock(self, login: str) -> int:
         """Lifts every lock-out of the account and forgets its counted failures."""
         user = self.find(login)
-        lifted = self.admin.clear_lockouts(user.id)
+        keys = account_keys(user.id)
+        lifted = self.admin.clear_lockouts(keys.exact, keys.prefixes)
         self._audit("admin_unlock", user.id, f"{lifted} lock-outs lifted")
         return lifted
 
@@ -139,8 +140,12 @@ class AdminService:
         return UserSummary(
             user=user,
             face_enrolled=self.storage.has_template(user.id),
-            locked=bool(self.admin.lockouts_of(user.id, now)),
+            locked=bool(self._lockouts(user, now)),
         )
+
+    def _lockouts(self, user: User, now: datetime) -> list[tuple[str, datetime]]:
+        keys = account_keys(user.id)
+        return self.admin.lockouts_in_force(keys.exact, keys.prefixes, now)
 
     def _audit(self, kind: str, user_id: int | None, note: str | None = None) -> None:
         detail = f"by {self.actor}" + (f": {note}" if note else "")

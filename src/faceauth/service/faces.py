@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from faceauth import metrics
 from faceauth.config import Settings
 from faceauth.domain import (
     AccountLocked,
@@ -25,7 +24,6 @@ from faceauth.domain import (
     NotEnoughGoodFrames,
 )
 from faceauth.service.lockout import FACE_STEP, LockoutService, face_key
-from faceauth.storage.abuse import abuse_store_for
 from faceauth.storage.crypto import TemplateCipher
 from faceauth.storage.interface import StorageBackend
 from faceauth.vision import matching
@@ -64,14 +62,14 @@ class FaceService:
         storage: StorageBackend,
         cipher: TemplateCipher,
         settings: Settings,
-        lockouts: LockoutService | None = None,
+        lockouts: LockoutService,
     ) -> None:
         self.engine = engine
         self.storage = storage
         self.cipher = cipher
         self.settings = settings
         # Failed verifications lock the face step (docs/security.md); the state is in the database.
-        self.lockouts = lockouts or LockoutService(abuse_store_for(storage), settings)
+        self.lockouts = lockouts
 
     def enroll(
         self,
@@ -136,7 +134,6 @@ class FaceService:
             self.storage.record_event(
                 "face_verify", success=False, user_id=user_id, client=client, detail="locked"
             )
-            metrics.record_login("face", "locked")
             raise
         try:
             template = self.cipher.decrypt(user_id, stored.ciphertext, stored.key_id)
@@ -144,7 +141,6 @@ class FaceService:
         except NotEnoughGoodFrames:
             self.lockouts.abandon(attempt)  # no comparison was made: not a guess
             self.storage.record_event("face_verify", success=False, user_id=user_id, client=client)
-            metrics.record_login("face", "too_few_frames")
             raise
         except BaseException:
             self.lockouts.abandon(attempt)
@@ -158,7 +154,6 @@ class FaceService:
         self.storage.record_event(
             "face_verify", success=match.match, user_id=user_id, client=client, score=match.similarity
         )
-        metrics.record_login("face", "success" if match.match else "no_match")
         logger.info("face verification of user %d: similarity %.3f", user_id, match.similarity)
         return VerificationResult(match, len(burst.embeddings), burst.rejected)
 

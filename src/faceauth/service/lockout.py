@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 
 from faceauth.config import Settings
 from faceauth.domain import AccountLocked
-from faceauth.storage.abuse import AbuseStore
+from faceauth.storage.interface import AbuseStore
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +64,21 @@ def password_subject(user_id: int | None, login: str) -> str:
         return f"user:{user_id}"
     digest = hashlib.sha256(login.strip().lower().encode()).hexdigest()[:40]
     return f"login:{digest}"
+
+
+@dataclass(frozen=True)
+class AccountKeys:
+    """Every lock-out key of one account: exact keys, and prefixes of the per-address keys."""
+
+    exact: tuple[str, ...]
+    prefixes: tuple[str, ...]
+
+
+def account_keys(user_id: int) -> AccountKeys:
+    """The keys ``faceauth users unlock`` lifts: the face step, and the password step from all
+    addresses and from each address."""
+    subject = password_subject(user_id, "")
+    return AccountKeys(exact=(face_key(user_id), f"password:{subject}"), prefixes=(f"password:{subject}|",))
 
 
 class LockoutService:

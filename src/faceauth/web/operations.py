@@ -1,4 +1,4 @@
-"""For operators and orchestrators: ``GET /readyz`` and ``GET /metrics``.
+"""For operators and orchestrators: ``GET /readyz`` and ``GET /metrics`` (outside ``/api/v1``).
 
 ``/healthz`` (in ``web.app``) says the process is up with its models loaded. ``/readyz`` adds that
 the database answers and its schema is the one this version needs: 200, or 503 with the reason, so a
@@ -8,31 +8,23 @@ unless FACEAUTH_METRICS_ENABLED, and with FACEAUTH_METRICS_TOKEN it wants that b
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
-from dataclasses import dataclass
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
+from faceauth import metrics
 from faceauth.config import Settings
+from faceauth.service.services import Services
 
 router = APIRouter()
 
 
-@dataclass(frozen=True)
-class OperationsProbe:
-    """Set on ``app.state.operations`` by ``create_app`` once storage is open."""
-
-    readiness_problem: Callable[[], str | None]  # None: ready
-    active_lockouts: Callable[[], dict[str, int]]  # by step
-
-
 @router.get("/readyz", tags=["health"])
 def readyz(request: Request) -> JSONResponse:
-    probe: OperationsProbe | None = getattr(request.app.state, "operations", None)
-    if probe is None or request.app.state.services is None:
+    services: Services | None = request.app.state.services
+    if services is None:
         return JSONResponse({"status": "not ready", "reason": "starting"}, status_code=503)
-    problem = probe.readiness_problem()
+    problem = services.operations.readiness_problem()
     if problem is not None:
         return JSONResponse({"status": "not ready", "reason": problem}, status_code=503)
     return JSONResponse({"status": "ready"})
@@ -57,8 +49,6 @@ def metrics_endpoint(request: Request) -> Response:
             status_code=401,
             headers={"WWW-Authenticate": "Bearer"},
         )
-    from faceauth import metrics
-
-    probe: OperationsProbe | None = getattr(request.app.state, "operations", None)
-    extra = [metrics.LockoutsCollector(probe.active_lockouts)] if probe is not None else []
+    services: Services | None = request.app.state.services
+    extra = [metrics.LockoutsCollector(services.operations.active_lockouts)] if services is not None else []
     return Response(metrics.render(extra), media_type=metrics.CONTENT_TYPE)

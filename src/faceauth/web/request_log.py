@@ -16,6 +16,7 @@ import time
 import uuid
 
 from starlette.datastructures import MutableHeaders
+from starlette.routing import NoMatchFound
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from faceauth import logs
@@ -39,12 +40,27 @@ def request_id_from(scope: Scope) -> str:
 
 def route_template(scope: Scope, status: int) -> str:
     route = scope.get("route")
-    path = getattr(route, "path", None)
-    if isinstance(path, str):
-        return str(path)
+    path_format = getattr(route, "path_format", None)
+    if isinstance(path_format, str):
+        return included_prefix(scope, route) + path_format
     if str(scope.get("path", "")).startswith("/static/") and status != 404:
         return "/static/{path}"
     return UNMATCHED_ROUTE
+
+
+def included_prefix(scope: Scope, route: object) -> str:
+    """The prefixes the route's router was included under (``/api/v1``): FastAPI keeps a route of an
+    included router with its own path, so they are the part of the request path before the route's
+    own part. They are literal (no parameters), so the label set stays bounded."""
+    url_path_for, name = getattr(route, "url_path_for", None), getattr(route, "name", None)
+    if url_path_for is None or not isinstance(name, str):
+        return ""
+    try:
+        own = str(url_path_for(name, **scope.get("path_params", {})))
+    except (NoMatchFound, AssertionError, TypeError, ValueError):  # cannot rebuild its own path
+        return ""
+    path = str(scope.get("path", ""))
+    return path[: len(path) - len(own)] if own and path.endswith(own) else ""
 
 
 class RequestLog:
