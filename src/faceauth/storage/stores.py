@@ -48,8 +48,9 @@ def open_stores(url: str) -> Stores:
     """Every store the web app needs, on the database ``url`` names. ConfigurationError for MongoDB."""
     if is_mongodb_url(url):
         raise ConfigurationError(
-            "the web app needs an SQL database (SQLite or PostgreSQL), not MongoDB: the lock-out, "
-            "rate-limit, liveness and admin stores have no MongoDB implementation yet (docs/storage.md)"
+            "the web app and the admin commands need an SQL database (SQLite or PostgreSQL), not "
+            "MongoDB: the lock-out, rate-limit, liveness and admin stores have no MongoDB "
+            "implementation yet (docs/storage.md)"
         )
     database = SqlDatabase.from_url(url)
     return Stores(
