@@ -1,5 +1,11 @@
 """Shared fixtures: test data (real photos), settings in a temporary folder, and real databases.
 
+Fast and end-to-end: a module that needs real models, a real server, PostgreSQL across processes or
+Chromium is marked ``pytestmark = pytest.mark.e2e``; the rest is the fast suite (``-m "not e2e"``).
+The fixtures and helpers that load a model or start a server call ``support.require_e2e``, and every
+model file the package locates goes through it too (``pytest_configure`` below), so a fast test that
+reaches for a model fails instead of silently loading it.
+
 - ``FACEAUTH_TEST_DATA``: the shared data folder (default ``<repo>/../shared/data``); tests that
   need photos skip when it is absent.
 - ``FACEAUTH_TEST_POSTGRES_URL``: a PostgreSQL database (``postgresql+psycopg://...``) the tests may
@@ -16,17 +22,45 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+import support
 from faceauth.config import Settings
 from faceauth.service.lockout import LockoutService
 from faceauth.storage.sql import migrate
 from faceauth.storage.sql.abuse import SqlAbuseStore
 from faceauth.storage.sql.backend import SqlStorage
-from support import LiveServer, make_settings, serve_in_thread, shared_data_root, wipe_postgres
+from support import LiveServer, make_settings, require_e2e, serve_in_thread, shared_data_root, wipe_postgres
 
 if TYPE_CHECKING:
     from faceauth.vision.engine import FaceEngine
 
 FACES_CSV = Path("faces") / "deepface_tests" / "images.csv"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[object]:
+    """Tell ``support.require_e2e`` which test is running (module fixtures are set up inside the
+    first test that asks for them, so that test is the one that answers for them)."""
+    support.set_running_test(item)
+    try:
+        return (yield)
+    finally:
+        support.set_running_test(None)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Every model file (MTCNN, FaceNet, the face mesh...) is located by ``model_zoo.registry.locate``:
+    wrap it so that a test not marked e2e fails there rather than loading a model."""
+    from faceauth.model_zoo import registry
+
+    locate = registry.locate
+
+    def locate_in_e2e_tests_only(
+        model: registry.ModelFile, models_dir: Path | None = None, search_installed: bool = True
+    ) -> Path:
+        require_e2e(f"loading the model file {model.name}")
+        return locate(model, models_dir, search_installed)
+
+    registry.locate = locate_in_e2e_tests_only
 
 
 @pytest.fixture(scope="session")
@@ -97,8 +131,10 @@ def lockouts(storage: SqlStorage, settings: Settings) -> LockoutService:
 @pytest.fixture(scope="session")
 def face_engine() -> FaceEngine:
     """The real vision models, loaded once per test session (the model cache in the default data
-    folder is reused between runs)."""
+    folder is reused between runs). End-to-end tests only."""
     from faceauth.vision.engine import FaceEngine
+
+    require_e2e("loading the real vision models")
 
     return FaceEngine.load(Settings())
 
@@ -108,9 +144,6 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, face_engine: FaceEngin
     """uvicorn serving ``create_app`` on a free loopback port, in a thread of this process, with its
     own temporary data folder and SQLite database. Liveness is off: the API tests post plain bursts
     (tests/web/test_liveness_api.py covers challenges)."""
-    from faceauth.composition import load_vision
-    from faceauth.web.app import create_app
-
     settings = make_settings(tmp_path_factory.mktemp("server"), liveness_required=False)
-    with serve_in_thread(create_app(settings, load_vision(settings, face_engine)), settings) as server:
+    with serve_in_thread(settings, face_engine) as server:
         yield server

@@ -143,7 +143,7 @@ def equal_error_rate(genuine: np.ndarray, impostor: np.ndarray) -> tuple[float, 
 def summarise(
     embedded: EmbeddedSet, scores: PairScores, threshold: float, n_images: int
 ) -> dict[str, object]:
-    """The ``faceauth eval`` report (fields are part of the CLI contract in DESIGN.md)."""
+    """The ``faceauth eval`` report (its fields are part of the CLI contract: README, "Command line")."""
     genuine, impostor = scores.genuine, scores.impostor
     report: dict[str, object] = {
         "n_images": n_images,

@@ -15,6 +15,8 @@ import pytest
 
 from faceauth.model_zoo import registry
 
+pytestmark = pytest.mark.e2e  # real models (see tests/conftest.py)
+
 
 def _mediapipe_installed() -> None:
     try:

@@ -13,6 +13,8 @@ from faceauth.model_zoo.sessions import create_session
 from faceauth.model_zoo.tensorflow import convert_facenet_graph
 from faceauth.vision.embedding import l2_normalise
 
+pytestmark = pytest.mark.e2e  # real models (see tests/conftest.py)
+
 
 @pytest.fixture(scope="module")
 def graph_bytes() -> bytes:

@@ -9,6 +9,8 @@ import pytest
 from faceauth.model_zoo import registry
 from faceauth.model_zoo.tflite import UnsupportedModelError, _same_pads, tflite_to_onnx
 
+pytestmark = pytest.mark.e2e  # real models (see tests/conftest.py)
+
 MEDIAPIPE_MODELS = (registry.FACE_MESH, registry.BLAZEFACE, registry.IRIS)
 # Input and output shapes of the shipped models (NHWC), as the TFLite files declare them.
 EXPECTED_SHAPES = {

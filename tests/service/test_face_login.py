@@ -1,26 +1,23 @@
-"""The face-login use case (``service.face_login``) on a real SQLite database, with a stand-in engine
-(frames whose bytes name a person embed as that person) and a stand-in liveness analyzer that sees
-nothing: the rules under test are the use case's, not the vision pipeline's."""
+"""The face-login use case (``service.face_login``) on a real SQLite database, with the stand-in
+engine (``support.StandInEngine``: frames whose bytes name a person embed as that person) and a
+stand-in liveness analyzer that sees nothing: the rules under test are the use case's, not the
+vision pipeline's."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 import pytest
 
 from faceauth.composition import VisionModels, build_services
 from faceauth.config import Settings
 from faceauth.domain import (
     AccountLocked,
-    BurstEmbeddings,
-    FrameRejection,
     InsufficientStage,
     InvalidToken,
     LivenessFailed,
     LivenessRequired,
-    RejectReason,
 )
 from faceauth.service.face_login import FaceInput
 from faceauth.service.liveness import ChallengePurpose
@@ -31,26 +28,9 @@ from faceauth.storage.sql.admin import SqlAdminStore
 from faceauth.storage.sql.backend import SqlStorage
 from faceauth.storage.sql.challenges import SqlChallengeStore
 from faceauth.storage.stores import Stores
+from support import StandInEngine
 
-
-def person(seed: int) -> np.ndarray:
-    vector = np.random.default_rng(seed).normal(size=512).astype(np.float32)
-    return vector / np.linalg.norm(vector)
-
-
-PEOPLE = {b"ann": person(1), b"bob": person(2)}
-
-
-class StandInEngine:
-    def embed_burst(self, frames: Sequence[bytes]) -> BurstEmbeddings:
-        embeddings, accepted, rejected = [], [], []
-        for index, frame in enumerate(frames):
-            if frame in PEOPLE:
-                embeddings.append(PEOPLE[frame])
-                accepted.append(index)
-            else:
-                rejected.append(FrameRejection(index, RejectReason.NO_FACE))
-        return BurstEmbeddings(tuple(embeddings), tuple(accepted), tuple(rejected))
+ANN, BOB = b"face-a", b"face-b"  # two people, as support.StandInEngine sees them
 
 
 class BlindAnalyzer:
@@ -90,9 +70,9 @@ def token(services: Services, user_id: int, stage: Stage) -> TokenClaims:
 
 
 def test_a_matching_face_upgrades_the_password_token_and_revokes_it(services: Services, user_id: int) -> None:
-    services.face_login.enroll(token(services, user_id, Stage.PASSWORD), burst(b"ann"), replace=False)
+    services.face_login.enroll(token(services, user_id, Stage.PASSWORD), burst(ANN), replace=False)
     password_token = services.tokens.issue(user_id, Stage.PASSWORD)
-    verified = services.face_login.verify(services.tokens.decode(password_token.token), burst(b"ann"))
+    verified = services.face_login.verify(services.tokens.decode(password_token.token), burst(ANN))
     assert verified.verified and verified.token is not None
     assert verified.token.claims.stage is Stage.FULL and verified.pictures == 6
     with pytest.raises(InvalidToken):
@@ -101,24 +81,24 @@ def test_a_matching_face_upgrades_the_password_token_and_revokes_it(services: Se
 
 
 def test_another_face_earns_no_token_and_keeps_the_password_token(services: Services, user_id: int) -> None:
-    services.face_login.enroll(token(services, user_id, Stage.PASSWORD), burst(b"ann"), replace=False)
+    services.face_login.enroll(token(services, user_id, Stage.PASSWORD), burst(ANN), replace=False)
     password_token = services.tokens.issue(user_id, Stage.PASSWORD)
-    verified = services.face_login.verify(services.tokens.decode(password_token.token), burst(b"bob"))
+    verified = services.face_login.verify(services.tokens.decode(password_token.token), burst(BOB))
     assert not verified.verified and verified.token is None
     assert services.tokens.decode(password_token.token).stage is Stage.PASSWORD
 
 
 def test_replacing_or_deleting_a_face_needs_the_full_stage(services: Services, user_id: int) -> None:
     password = token(services, user_id, Stage.PASSWORD)
-    first = services.face_login.enroll(password, burst(b"ann"), replace=True)  # nothing to replace yet
+    first = services.face_login.enroll(password, burst(ANN), replace=True)  # nothing to replace yet
     assert not first.result.replaced
     with pytest.raises(InsufficientStage):
-        services.face_login.enroll(password, burst(b"bob"), replace=True)
+        services.face_login.enroll(password, burst(BOB), replace=True)
     with pytest.raises(InsufficientStage):
         services.face_login.delete(password)
-    assert not services.face_login.verify(password, burst(b"bob")).verified  # still Ann's face
+    assert not services.face_login.verify(password, burst(BOB)).verified  # still Ann's face
     full = token(services, user_id, Stage.FULL)
-    assert services.face_login.enroll(full, burst(b"bob"), replace=True).result.replaced
+    assert services.face_login.enroll(full, burst(BOB), replace=True).result.replaced
     assert services.face_login.delete(full) is True
     assert services.face_login.delete(password) is False  # no face left: nothing to protect
 
@@ -128,7 +108,7 @@ def test_a_plain_burst_is_refused_when_liveness_is_required(
 ) -> None:
     services = make_services(settings_factory(liveness_required=True), storage)
     with pytest.raises(LivenessRequired):
-        services.face_login.enroll(token(services, user_id, Stage.PASSWORD), burst(b"ann"), replace=False)
+        services.face_login.enroll(token(services, user_id, Stage.PASSWORD), burst(ANN), replace=False)
     assert not services.faces.is_enrolled(user_id)
 
 
@@ -137,7 +117,7 @@ def test_failed_liveness_challenges_count_towards_the_face_lockout(
 ) -> None:
     services = make_services(settings_factory(face_lockout_max_failures=2), storage)
     password = token(services, user_id, Stage.PASSWORD)
-    services.face_login.enroll(password, burst(b"ann"), replace=False)
+    services.face_login.enroll(password, burst(ANN), replace=False)
     for _ in range(2):  # no frames reached these challenges: liveness fails
         challenge = services.liveness.issue(user_id, ChallengePurpose.VERIFY)
         with pytest.raises(LivenessFailed):
@@ -146,7 +126,7 @@ def test_failed_liveness_challenges_count_towards_the_face_lockout(
     with pytest.raises(AccountLocked):
         services.face_login.verify(password, FaceInput(challenge_id=waiting.challenge_id))
     with pytest.raises(AccountLocked):  # the right face too, until the lock ends
-        services.face_login.verify(password, burst(b"ann"))
+        services.face_login.verify(password, burst(ANN))
 
 
 def test_a_failed_enrollment_challenge_is_no_failed_login(
@@ -157,5 +137,5 @@ def test_a_failed_enrollment_challenge_is_no_failed_login(
     challenge = services.liveness.issue(user_id, ChallengePurpose.ENROLL)
     with pytest.raises(LivenessFailed):
         services.face_login.enroll(password, FaceInput(challenge_id=challenge.challenge_id), replace=False)
-    services.face_login.enroll(password, burst(b"ann"), replace=False)
-    assert services.face_login.verify(password, burst(b"ann")).verified
+    services.face_login.enroll(password, burst(ANN), replace=False)
+    assert services.face_login.verify(password, burst(ANN)).verified

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import base64
 import os
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -28,9 +26,9 @@ from faceauth.vision.engine import FaceEngine
 from faceauth.vision.landmarks import FaceMesh
 from faceauth.vision.liveness import LivenessAnalyzer, Move, default_signals
 from faceauth.vision.synthetic import challenge_frames
+from support.camera import compose_frame, photos_of
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "web"))
-from fake_camera import compose_frame, photos_of
+pytestmark = pytest.mark.e2e  # real models (see tests/conftest.py)
 
 
 class Clock:

@@ -7,8 +7,12 @@ import multiprocessing
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from faceauth.storage.keys import resolve_secret_key, resolve_template_key
 from support import make_settings
+
+pytestmark = pytest.mark.e2e  # twelve processes racing (slow on a small machine)
 
 PROCESSES = 12
 

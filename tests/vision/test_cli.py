@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+pytestmark = pytest.mark.e2e  # real models (see tests/conftest.py)
+
 
 def run(args: list[str], data_dir: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "FACEAUTH_DATA_DIR": str(data_dir)}

@@ -9,6 +9,8 @@ import pytest
 from faceauth.vision.detection import nms
 from faceauth.vision.engine import FaceEngine
 
+pytestmark = pytest.mark.e2e  # real models (see tests/conftest.py)
+
 
 def rows(csv_path: Path) -> list[dict[str, str]]:
     with csv_path.open(newline="") as handle:

@@ -15,6 +15,8 @@ from faceauth.domain import FaceRejected, RejectReason
 from faceauth.vision.engine import FaceEngine
 from faceauth.vision.matching import cosine_similarity, mean_embedding
 
+pytestmark = pytest.mark.e2e  # real models (see tests/conftest.py)
+
 
 def frame_bytes(photo: Path) -> bytes:
     return encode(as_webcam_frame(photo))

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import base64
 import io
 
 import numpy as np
@@ -9,7 +8,7 @@ from imaging import encode
 from PIL import Image
 
 from faceauth.domain import ImageTooLarge, NotAnImage
-from faceauth.vision.images import decode_base64_image, decode_image
+from faceauth.vision.images import decode_image
 
 LIMIT_BYTES = 1 << 22
 LIMIT_PIXELS = 4_000_000
@@ -76,17 +75,3 @@ def test_decompression_bomb_is_refused_from_its_header() -> None:
     assert len(data) < 200_000
     with pytest.raises(ImageTooLarge):
         decode_image(data, LIMIT_BYTES, LIMIT_PIXELS)
-
-
-def test_base64_and_data_urls_decode() -> None:
-    raw = encode(gradient(), "PNG")
-    plain = base64.b64encode(raw).decode()
-    assert decode_base64_image(plain) == raw
-    assert decode_base64_image("data:image/png;base64," + plain) == raw
-    assert decode_base64_image(plain[:20] + "\n" + plain[20:]) == raw
-
-
-@pytest.mark.parametrize("text", ["", "not base64!!", "data:image/png,rawtext", "abc"])
-def test_bad_base64_is_refused(text: str) -> None:
-    with pytest.raises(NotAnImage):
-        decode_base64_image(text)

@@ -18,6 +18,8 @@ from faceauth.model_zoo import registry
 from faceauth.vision.landmarks import FaceMesh, FacePose
 from faceauth.vision.synthetic import render_turn
 
+pytestmark = pytest.mark.e2e  # real models (see tests/conftest.py)
+
 DEEPFACE = Path("faces") / "deepface_tests" / "images"
 NUAA = Path("spoof") / "nuaa"
 FRONTAL = ("img1.jpg", "img22.jpg")  # looked at: facing the camera

@@ -1,11 +1,8 @@
-"""The liveness sequence check, identity check and passive signals: hand-made observations for the
-rules, and real photos through the real models (MTCNN, FaceNet, face mesh) for the attacks and the
-rendered genuine challenges. Skips when the photos or the face-mesh wheel are missing."""
+"""The liveness analyzer on real photos through the real models (MTCNN, FaceNet, face mesh): the
+attacks and the rendered genuine challenges. The sequence rules on hand-made observations are in
+test_liveness_sequence.py (fast). Skips when the photos or the face-mesh wheel are missing."""
 
 from __future__ import annotations
-
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,78 +16,12 @@ from faceauth.vision.liveness import (
     FrameObservation,
     LivenessAnalyzer,
     Move,
-    SequenceFailure,
-    SequencePolicy,
-    check_sequence,
     default_signals,
 )
 from faceauth.vision.synthetic import challenge_frames
+from support.camera import compose_frame, photos_of
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "web"))
-from fake_camera import compose_frame, photos_of
-
-POLICY = SequencePolicy()
-
-
-def obs(t: float, yaw: float, ear: float = 0.3) -> FrameObservation:
-    return FrameObservation(received_s=t, faces=1, yaw_deg=yaw, pitch_deg=0.0, ear=ear)
-
-
-def stream(yaws: list[float], ears: list[float] | None = None) -> list[FrameObservation]:
-    ears = ears or [0.3] * len(yaws)
-    return [obs(i / 8, yaw, ear) for i, (yaw, ear) in enumerate(zip(yaws, ears, strict=True))]
-
-
-NEUTRAL = [0.0, 0.5, -0.5, 0.2, 0.0, 0.3]
-LEFT = [6.0, 10.0, 16.0, 20.0, 16.0, 9.0, 3.0]
-RIGHT = [-6.0, -10.0, -16.0, -20.0, -16.0, -9.0, -3.0]
-
-
-# --- the rules, on hand-made observations ------------------------------------------------------
-
-
-def test_turns_in_the_asked_order_complete_the_sequence() -> None:
-    result = check_sequence(
-        stream(NEUTRAL + LEFT + NEUTRAL + RIGHT + NEUTRAL), [Move.TURN_LEFT, Move.TURN_RIGHT], POLICY
-    )
-    assert result.complete and result.done == 2
-
-
-def test_turns_in_the_other_order_fail_as_a_wrong_move() -> None:
-    result = check_sequence(
-        stream(NEUTRAL + RIGHT + NEUTRAL + LEFT + NEUTRAL), [Move.TURN_LEFT, Move.TURN_RIGHT], POLICY
-    )
-    assert result.failure is SequenceFailure.WRONG_MOVE and result.done == 0
-
-
-def test_a_jump_to_a_turned_pose_without_a_transition_is_not_a_turn() -> None:
-    jump = [20.0, 20.0, 20.0]
-    result = check_sequence(stream(NEUTRAL + jump + NEUTRAL * 2), [Move.TURN_LEFT], POLICY)
-    assert not result.complete and result.failure is None
-    relaxed = SequencePolicy(require_transition=False)
-    assert check_sequence(stream(NEUTRAL + jump + NEUTRAL * 2), [Move.TURN_LEFT], relaxed).complete
-
-
-def test_a_blink_is_a_dip_below_the_persons_own_open_level_and_back() -> None:
-    yaws = NEUTRAL + [0.0] * 3 + NEUTRAL
-    blink = [0.3] * 6 + [0.24, 0.12, 0.28] + [0.3] * 6
-    assert check_sequence(stream(yaws, blink), [Move.BLINK], POLICY).complete
-    squint = [0.3] * 6 + [0.27, 0.24, 0.28] + [0.3] * 6  # 80 % of the open level: not closed
-    assert not check_sequence(stream(yaws, squint), [Move.BLINK], POLICY).complete
-
-
-def test_a_turn_while_a_blink_is_awaited_fails() -> None:
-    result = check_sequence(stream(NEUTRAL + LEFT + NEUTRAL), [Move.BLINK, Move.TURN_LEFT], POLICY)
-    assert result.failure is SequenceFailure.WRONG_MOVE
-
-
-def test_a_second_face_in_more_than_a_tenth_of_the_frames_fails() -> None:
-    observations = stream(NEUTRAL + LEFT + NEUTRAL)  # 19 frames
-    observations[3] = FrameObservation(received_s=0.4, faces=2)  # one frame: dropped, as in a burst
-    assert check_sequence(observations, [Move.TURN_LEFT], POLICY).complete
-    observations[12] = FrameObservation(received_s=1.5, faces=2)
-    assert check_sequence(observations, [Move.TURN_LEFT], POLICY).failure is SequenceFailure.MULTIPLE_FACES
-
+pytestmark = pytest.mark.e2e  # real models (see tests/conftest.py)
 
 # --- real models ---------------------------------------------------------------------------------
 

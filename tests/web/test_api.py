@@ -6,15 +6,11 @@ is one person's photos repeated to 8 frames, as a webcam burst repeats nearly th
 
 from __future__ import annotations
 
-import base64
 import io
-import itertools
 import os
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,107 +18,15 @@ import pytest
 from PIL import Image
 
 from support import LiveServer
+from support.api import BURST, PASSWORD, Account, Cast, b64, bearer, burst, enroll, login, register, verify
 
-PASSWORD = "violet kettle on mars"
-GENUINE = "person01"
-BURST = 8
-
-
-@dataclass(frozen=True)
-class Cast:
-    """Photos for the story: the genuine person's enrollment and login photos, and two impostors."""
-
-    genuine: str
-    enroll: list[bytes]
-    login: list[bytes]
-    impostors: dict[str, list[bytes]]
-
-
-def burst(photos: list[bytes], size: int = BURST) -> list[bytes]:
-    return list(itertools.islice(itertools.cycle(photos), size))
-
-
-def b64(frames: list[bytes]) -> list[str]:
-    return [base64.b64encode(frame).decode() for frame in frames]
-
-
-@pytest.fixture(scope="module")
-def cast(photos_by_identity: dict[str, list[Path]], face_engine: Any) -> Cast:
-    usable: dict[str, list[bytes]] = {}
-    for identity, paths in sorted(photos_by_identity.items()):
-        photos = [path.read_bytes() for path in paths]
-        usable[identity] = [photo for photo in photos if face_engine.embed_burst([photo]).embeddings]
-    candidates = [i for i in usable if len(photos_by_identity[i]) >= 5 and len(usable[i]) >= 5]
-    if len(candidates) < 3:
-        pytest.skip("need three people with five usable photos each in faces/deepface_tests")
-    # person01: one look across their photos. person10 has the most photos but changes hair colour
-    # between them, which FaceNet scores at 0.35-0.58 (README, known limits): that is a property of
-    # the model for the accuracy benchmark to report, not of the API under test here.
-    genuine = (
-        GENUINE if GENUINE in candidates else max(candidates, key=lambda identity: len(usable[identity]))
-    )
-    impostors = [identity for identity in candidates if identity != genuine][:2]
-    photos = usable[genuine]
-    return Cast(
-        genuine=genuine,
-        enroll=photos[:3],
-        login=photos[3:],
-        impostors={identity: usable[identity] for identity in impostors},
-    )
+pytestmark = pytest.mark.e2e  # real models (see tests/conftest.py)
 
 
 @pytest.fixture(scope="module")
 def client(live_server: LiveServer) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=live_server.base_url, timeout=120) as http:
         yield http
-
-
-_numbers = itertools.count(1)
-
-
-@dataclass
-class Account:
-    id: int
-    username: str
-    email: str
-
-
-def register(client: httpx.Client, prefix: str = "user") -> Account:
-    username = f"{prefix}{next(_numbers)}_{os.getpid()}"
-    body = {
-        "name": f"{prefix.title()} Example",
-        "username": username,
-        "email": f"{username}@Example.org",
-        "phone": "+1 202 555 0143",
-        "password": PASSWORD,
-        "password_confirm": PASSWORD,
-    }
-    response = client.post("/api/v1/users", json=body)
-    assert response.status_code == 201, response.text
-    created = response.json()
-    assert created["username"] == username
-    assert created["email"] == f"{username}@example.org"
-    return Account(created["id"], username, created["email"])
-
-
-def login(client: httpx.Client, account: Account) -> dict[str, Any]:
-    response = client.post("/api/v1/auth/login", json={"login": account.username, "password": PASSWORD})
-    assert response.status_code == 200, response.text
-    return dict(response.json())
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def enroll(client: httpx.Client, token: str, frames: list[bytes], **params: str) -> httpx.Response:
-    return client.post(
-        "/api/v1/face/enroll", json={"frames": b64(frames)}, headers=bearer(token), params=params
-    )
-
-
-def verify(client: httpx.Client, token: str, frames: list[bytes]) -> httpx.Response:
-    return client.post("/api/v1/face/verify", json={"frames": b64(frames)}, headers=bearer(token))
 
 
 @pytest.fixture(scope="module")
@@ -471,27 +375,49 @@ def test_deleting_the_face_and_then_the_account(
 def test_server_answers_other_requests_while_a_verification_runs(
     client: httpx.Client, enrolled: Account, cast: Cast, live_server: LiveServer
 ) -> None:
+    """Inference runs off the event loop: health checks are answered, start to finish, while a
+    verification is in flight. An order of events, not a latency bound (bench/ measures those): a
+    blocked loop would answer none of them before the verification's own answer."""
     token = login(client, enrolled)["access_token"]
     frames = burst(cast.login, live_server.settings.max_frames)
     timings: dict[str, float] = {}
 
     def long_verification() -> None:
-        timings["start"] = time.monotonic()
         with httpx.Client(base_url=live_server.base_url, timeout=120) as other:
+            timings["start"] = time.monotonic()
             other.post("/api/v1/face/verify", json={"frames": b64(frames)}, headers=bearer(token))
-        timings["end"] = time.monotonic()
+            timings["end"] = time.monotonic()
 
     thread = threading.Thread(target=long_verification)
     thread.start()
-    health_latencies = []
+    health_checks = []
     while thread.is_alive():
         started = time.monotonic()
         assert client.get("/healthz").status_code == 200
-        health_latencies.append((started, time.monotonic() - started))
+        health_checks.append((started, time.monotonic()))
         time.sleep(0.02)
     thread.join()
-    during = [
-        latency for started, latency in health_latencies if timings["start"] + 0.2 < started < timings["end"]
+    answered_during = [
+        (started, finished)
+        for started, finished in health_checks
+        if timings["start"] < started and finished < timings["end"]
     ]
-    assert during, "the verification finished too quickly to observe"
-    assert max(during) < 0.25
+    assert len(answered_during) >= 2, (timings, health_checks[:5])
+
+
+def test_oversized_frames_in_bytes_or_pixels_are_refused(
+    client: httpx.Client, live_server: LiveServer
+) -> None:
+    """The image limits are checked by the vision pipeline (header first, before decoding)."""
+    account = register(client, "limits")
+    token = login(client, account)["access_token"]
+    too_many_bytes = b"\xff\xd8\xff" + b"\0" * live_server.settings.max_image_bytes
+    bomb = io.BytesIO()
+    Image.new("L", (5000, 4000)).save(bomb, format="PNG")  # 20 Mpx in a few kB
+    assert len(bomb.getvalue()) < 100_000
+    for frame in (too_many_bytes, bomb.getvalue()):
+        response = client.post("/api/v1/face/enroll", json={"frames": b64([frame])}, headers=bearer(token))
+        assert response.status_code == 422, response.text
+        reasons = {item["reason"] for item in response.json().get("frames_rejected", [])}
+        assert reasons == {"image_too_large"}, response.text
+    assert live_server.count_rows("face_templates", account.id) == 0

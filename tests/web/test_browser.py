@@ -11,73 +11,51 @@ skips with the reason if not, or fails when FACEAUTH_REQUIRE_BROWSER=1."""
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed (.[dev])")
 
-# Sibling modules: pytest puts this folder on sys.path (tests/web has no __init__.py).
-from browser_support import (
-    CHROMIUM,
-    LiveServer,
+from playwright.sync_api import expect
+
+from support import LiveServer
+from support.browser import (
+    ALICE,
+    BOB,
+    CAROL,
+    IMPOSTOR,
+    PASSWORD,
+    PERSON,
+    BrowserPage,
     Screenshots,
     artifacts_dir,
-    chromium_args,
-    chromium_missing_reason,
+    capture,
+    chromium_page,
     live_server,
+    log_in,
+    log_out,
+    register,
     register_and_enroll_via_api,
+    register_with_mistakes,
+    skip_unless_ready,
 )
-from fake_camera import (
+from support.camera import (
     build_fake_camera_video,
     compose_frame,
     frame_as_jpeg_data_url,
     photos_of,
     shared_data_root,
 )
-from playwright.sync_api import Page, expect, sync_playwright
 
-pytestmark = pytest.mark.browser
-
-PERSON = "person01"
-IMPOSTOR = "person03"
-PASSWORD = "correct horse battery staple"
-CAPTURE_TIMEOUT_MS = 120_000  # a burst on a cold, busy CI machine
-
-
-@dataclass(frozen=True)
-class Account:
-    name: str
-    username: str
-    email: str
-    phone: str
-
-
-ALICE = Account("Alice Example", "alice_ex", "alice@example.com", "+44 20 7946 0958")
-BOB = Account("Bob Nobody", "bob.nobody", "bob@example.org", "+1 202 555 0143")
-CAROL = Account("Carol Target", "carol", "carol@example.net", "+33 1 42 68 53 00")
-
-
-def _skip_unless_ready() -> None:
-    """Skips with the reason when Chromium or the photos are missing; with FACEAUTH_REQUIRE_BROWSER=1
-    (for CI, where both must be present) that is a failure instead."""
-    reason = chromium_missing_reason()
-    if not reason and not (shared_data_root() / "faces" / "deepface_tests" / "images.csv").is_file():
-        reason = f"test photos not found under {shared_data_root()} (set FACEAUTH_TEST_DATA)"
-    if reason and os.environ.get("FACEAUTH_REQUIRE_BROWSER") == "1":
-        pytest.fail(f"FACEAUTH_REQUIRE_BROWSER=1 but {reason}")
-    if reason:
-        pytest.skip(reason)
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    _skip_unless_ready()
+    skip_unless_ready()
     with live_server(tmp_path_factory.mktemp("server-data")) as running:
         yield running
 
@@ -91,131 +69,25 @@ def screenshots() -> Screenshots:
 
 @pytest.fixture(scope="module")
 def face_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    _skip_unless_ready()
+    skip_unless_ready()
     photo = photos_of(PERSON)[0].path
     return build_fake_camera_video([photo], tmp_path_factory.mktemp("camera") / "face.y4m")
 
 
 @pytest.fixture(scope="module")
 def impostor_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    _skip_unless_ready()
+    skip_unless_ready()
     photo = photos_of(IMPOSTOR)[0].path
     return build_fake_camera_video([photo], tmp_path_factory.mktemp("camera") / "impostor.y4m")
 
 
 @pytest.fixture(scope="module")
 def no_face_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    _skip_unless_ready()
+    skip_unless_ready()
     photo = shared_data_root() / "faces" / "nonface" / "skimage_coffee.png"
     if not photo.is_file():
         pytest.skip(f"{photo} not found")
     return build_fake_camera_video([photo], tmp_path_factory.mktemp("camera") / "no-face.y4m")
-
-
-@dataclass
-class BrowserPage:
-    """A Playwright page plus what went wrong inside it: script errors and CSP violations."""
-
-    page: Page
-    base_url: str
-    problems: list[str]
-
-    def goto(self, path: str) -> None:
-        self.page.goto(self.base_url + path)
-
-    def url_path(self) -> str:
-        return re.sub(r"^https?://[^/]+", "", self.page.url)
-
-
-@contextmanager
-def chromium_page(server: LiveServer, video: Path) -> Iterator[BrowserPage]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=chromium_args(video)
-        )
-        try:
-            context = browser.new_context(viewport={"width": 1100, "height": 820})
-            context.set_default_timeout(20_000)
-            page = context.new_page()
-            wrapped = BrowserPage(page, server.base_url, [])
-            page.on("pageerror", lambda error: wrapped.problems.append(f"script error: {error}"))
-            page.on("console", lambda message: _note_console(wrapped, message.type, message.text))
-            yield wrapped
-        finally:
-            browser.close()
-
-
-def _note_console(wrapped: BrowserPage, kind: str, text: str) -> None:
-    if "Content Security Policy" in text or "Refused to" in text:
-        wrapped.problems.append(f"console {kind}: {text}")
-
-
-# --------------------------------------------------------------------------------------------
-# Steps
-# --------------------------------------------------------------------------------------------
-
-
-def register(browser: BrowserPage, account: Account, shots: Screenshots | None) -> None:
-    page = browser.page
-    browser.goto("/register")
-    expect(page.get_by_role("heading", name="Create an account")).to_be_visible()
-    page.get_by_label("Full name").fill(account.name)
-    page.get_by_label("Username").fill(account.username)
-    page.get_by_label("Email").fill(account.email)
-    page.get_by_label("Phone").fill(account.phone)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_label("Password again").fill(PASSWORD)
-    if shots:
-        shots.take(page, "register")
-    page.get_by_role("button", name="Create account").click()
-    expect(page).to_have_url(re.compile(r"/login"))
-    expect(page.get_by_role("status").first).to_contain_text("Account created")
-
-
-def register_with_mistakes(browser: BrowserPage, shots: Screenshots) -> None:
-    """Per-field messages: a bad email, a short common password, passwords that differ."""
-    page = browser.page
-    browser.goto("/register")
-    page.get_by_label("Full name").fill("Mallory")
-    page.get_by_label("Username").fill("m")
-    page.get_by_label("Email").fill("not-an-email")
-    page.get_by_label("Phone").fill("12")
-    page.get_by_label("Password", exact=True).fill("password")
-    page.get_by_label("Password again").fill("something else")
-    page.get_by_role("button", name="Create account").click()
-    for field in ("username", "email", "phone", "password", "password_confirm"):
-        expect(page.locator(f"#{field}-error")).to_be_visible()
-        expect(page.locator(f"#{field}")).to_have_attribute("aria-invalid", "true")
-    expect(page.locator("#name-error")).to_have_count(0)
-    expect(page.get_by_label("Email")).to_have_value("not-an-email")  # kept for correction
-    expect(page.get_by_label("Password", exact=True)).to_have_value("")  # never echoed back
-    shots.take(page, "register-errors")
-
-
-def log_in(browser: BrowserPage, login: str, shots: Screenshots | None, step: str = "login") -> None:
-    page = browser.page
-    browser.goto("/login")
-    page.get_by_label("Username or email").fill(login)
-    page.get_by_label("Password").fill(PASSWORD)
-    if shots:
-        shots.take(page, step)
-    page.get_by_role("button", name="Continue").click()
-
-
-def capture(browser: BrowserPage, button: str) -> str:
-    """Press the capture button once the camera runs; returns the final state of the widget."""
-    page = browser.page
-    camera = page.locator("[data-camera]")
-    capture_button = page.get_by_role("button", name=button)
-    expect(capture_button).to_be_enabled(timeout=30_000)
-    capture_button.click()
-    expect(camera).to_have_attribute("data-state", re.compile("success|failure"), timeout=CAPTURE_TIMEOUT_MS)
-    return str(camera.get_attribute("data-state"))
-
-
-def log_out(browser: BrowserPage) -> None:
-    browser.page.get_by_role("button", name=re.compile("^Log out")).click()
-    expect(browser.page).to_have_url(re.compile(r"/login"))
 
 
 # --------------------------------------------------------------------------------------------

@@ -19,24 +19,27 @@ import pytest
 
 pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed (.[dev])")
 
-from browser_support import LiveServer, Screenshots, artifacts_dir, live_server
-from fake_camera import build_challenge_video, build_fake_camera_video, photos_of
 from playwright.sync_api import expect
-from test_browser import (
-    PERSON,
-    Account,
-    BrowserPage,
-    _skip_unless_ready,
-    chromium_page,
-    log_in,
-    log_out,
-    register,
-)
 
 from faceauth.model_zoo.registry import ModelNotFoundError
 from faceauth.vision.landmarks import FaceMesh
+from support import LiveServer
+from support.browser import (
+    PERSON,
+    Account,
+    BrowserPage,
+    Screenshots,
+    artifacts_dir,
+    chromium_page,
+    live_server,
+    log_in,
+    log_out,
+    register,
+    skip_unless_ready,
+)
+from support.camera import build_challenge_video, build_fake_camera_video, photos_of
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 DAVE = Account("Dave Live", "dave_live", "dave@example.com", "+44 20 7946 0959")
 ERIN = Account("Erin Still", "erin_still", "erin@example.com", "+44 20 7946 0960")
@@ -57,7 +60,7 @@ def _skip_without_mesh() -> None:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    _skip_unless_ready()
+    skip_unless_ready()
     _skip_without_mesh()
     with live_server(tmp_path_factory.mktemp("liveness-server-data"), LIVENESS_ENV) as running:
         yield running
@@ -70,7 +73,7 @@ def screenshots() -> Screenshots:
 
 @pytest.fixture(scope="module")
 def turning_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    _skip_unless_ready()
+    skip_unless_ready()
     _skip_without_mesh()
     photo = photos_of(PERSON)[0].path
     return build_challenge_video(photo, tmp_path_factory.mktemp("camera") / "turn-left.y4m", ["turn_left"])
@@ -78,7 +81,7 @@ def turning_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def still_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    _skip_unless_ready()
+    skip_unless_ready()
     return build_fake_camera_video(
         [photos_of(PERSON)[0].path], tmp_path_factory.mktemp("camera") / "still.y4m"
     )

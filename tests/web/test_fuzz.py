@@ -19,15 +19,16 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.checks import not_a_server_error
-from test_abuse import thread_server
-from test_api import PASSWORD
 
-from support import LiveServer, make_settings
+from support import LiveServer, make_settings, serve_in_thread
+from support.api import PASSWORD
+
+pytestmark = pytest.mark.e2e  # real models (see tests/conftest.py)
 
 
 @pytest.fixture(scope="module")
 def fuzz_server(tmp_path_factory: pytest.TempPathFactory, face_engine: Any) -> Iterator[LiveServer]:
-    with thread_server(make_settings(tmp_path_factory.mktemp("fuzz")), face_engine) as server:
+    with serve_in_thread(make_settings(tmp_path_factory.mktemp("fuzz")), face_engine) as server:
         yield server
 
 

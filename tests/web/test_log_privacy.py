@@ -6,7 +6,6 @@ again, verify, add and list apps, export, log out. No line may carry the passwor
 from __future__ import annotations
 
 import base64
-import itertools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,13 +17,12 @@ from sqlalchemy import text
 
 from faceauth.storage.sql.backend import SqlStorage
 from support import serve_in_subprocess
+from support.api import PASSWORD, b64, burst
 
 pytestmark = pytest.mark.e2e
 
 REQUEST_ID = "flow-0123456789"
-PASSWORD = "violet kettle on mars"
-PERSON = "person01"  # one look across their photos (see tests/web/test_api.py)
-BURST = 8
+PERSON = "person01"  # one look across their photos (as in tests/web/test_api.py)
 
 
 @dataclass(frozen=True)
@@ -42,14 +40,6 @@ def cast(photos_by_identity: dict[str, list[Path]], face_engine: Any) -> Cast:
     if len(usable) < 5:
         pytest.skip(f"need five usable photos of {PERSON} in faces/deepface_tests")
     return Cast(enroll=usable[:3], login=usable[3:])
-
-
-def burst(photos: list[bytes]) -> list[bytes]:
-    return list(itertools.islice(itertools.cycle(photos), BURST))
-
-
-def b64(frames: list[bytes]) -> list[str]:
-    return [base64.b64encode(frame).decode() for frame in frames]
 
 
 def whole_flow(base_url: str, cast: Cast) -> tuple[list[str], list[str], int]:
@@ -111,8 +101,8 @@ def test_no_log_line_of_a_whole_flow_carries_a_secret(log_format: str, cast: Cas
         "FACEAUTH_LIVENESS_REQUIRED": "false",
         "FACEAUTH_DATABASE_URL": f"sqlite:///{tmp_path / 'faceauth.db'}",
     }
-    with serve_in_subprocess(tmp_path, env, workers=1) as base_url:
-        secrets, frames, user_id = whole_flow(base_url, cast)
+    with serve_in_subprocess(tmp_path, env, workers=1) as server:
+        secrets, frames, user_id = whole_flow(server.base_url, cast)
         forbidden = secrets + [frame[:64] for frame in frames] + template_forms(tmp_path, user_id)
     lines = [line for line in (tmp_path / "server.log").read_text().splitlines() if line.strip()]
     assert len(lines) > 10  # the flow was logged (access lines at least)

@@ -25,7 +25,8 @@ def test_every_scrape_counts_the_requests_of_both_workers(tmp_path: Path) -> Non
         "FACEAUTH_LIVENESS_REQUIRED": "false",
         "FACEAUTH_DATABASE_URL": f"sqlite:///{tmp_path / 'faceauth.db'}",
     }
-    with serve_in_subprocess(tmp_path, env, workers=2) as base_url:
+    with serve_in_subprocess(tmp_path, env, workers=2) as server:
+        base_url = server.base_url
         for number in range(LOGINS):  # a new connection each: the kernel spreads them over the workers
             answer = httpx.post(
                 f"{base_url}/api/v1/auth/login", json={"login": f"nobody{number}", "password": "x" * 12}

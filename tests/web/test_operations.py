@@ -1,8 +1,9 @@
 """/readyz, /metrics, X-Request-ID and disabled accounts, against the real app and database with the
-stand-in vision engine (``stand_in_app``; no models needed: these are about the web and the database)."""
+stand-in vision engine (``support.StandInEngine``; no models: these are about the web and the database)."""
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -11,18 +12,31 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
-from stand_in_app import ALICE, PASSWORD, frames, page_csrf, register, stand_in_client
 
+from faceauth.composition import VisionModels
 from faceauth.config import Settings
 from faceauth.storage.sql.admin import SqlAdminStore
 from faceauth.storage.sql.backend import SqlStorage
-from support import scrape_sample
+from faceauth.web.app import create_app
+from support import StandInEngine
+from support import scrape_sample as sample
 
 TOKEN = "scrape-token-0123456789"
+PASSWORD = "correct horse battery staple"
+ALICE = {
+    "name": "Alice Example",
+    "username": "alice",
+    "email": "alice@example.com",
+    "phone": "+44 20 7946 0958",
+    "password": PASSWORD,
+    "password_confirm": PASSWORD,
+}
 
 
 def app_client(settings: Settings) -> TestClient:
-    return stand_in_client(settings)
+    return TestClient(
+        create_app(settings, VisionModels(StandInEngine(), liveness=None)), follow_redirects=False
+    )
 
 
 @pytest.fixture
@@ -31,7 +45,14 @@ def client(settings: Settings) -> Iterator[TestClient]:
         yield test_client
 
 
-sample = scrape_sample
+def frames(*contents: bytes) -> dict[str, list[str]]:
+    return {"frames": [base64.b64encode(c).decode() for c in contents]}
+
+
+def page_csrf(client: TestClient) -> str:
+    match = re.search(r'<meta name="csrf-token" content="([^"]+)">', client.get("/login").text)
+    assert match, "the login page has no CSRF meta tag"
+    return match.group(1)
 
 
 # --- /readyz ---------------------------------------------------------------------------------------
@@ -211,7 +232,7 @@ def test_a_disabled_account_gets_the_wrong_password_answer_from_the_api(
 def test_the_login_page_tells_the_owner_after_the_right_password(
     client: TestClient, settings: Settings
 ) -> None:
-    register(client)
+    assert client.post("/api/v1/users", json={**ALICE}).status_code == 201
     disable(settings, "alice")
     csrf = page_csrf(client)
     wrong = client.post("/login", data={"csrf_token": csrf, "login": "alice", "password": "not it at all"})

@@ -1,40 +1,68 @@
 """The web pages without a browser: cookies, CSRF, stages, escaping, error pages and the capture
 endpoints, against the real app and database with a stand-in for the vision engine (fast: no models).
 
-The stand-in (``stand_in_app``) reads each frame's bytes: ``face-a`` and ``face-b`` are two different
-people, anything else is a frame without a face. The real engine runs in test_browser.py."""
+The stand-in (``support.StandInEngine``) reads each frame's bytes: ``face-a`` and ``face-b`` are
+two different people, anything else is a frame without a face. The real engine runs in test_browser.py."""
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Iterator
 from http.cookies import SimpleCookie
 
 import pytest
 from fastapi.testclient import TestClient
-from stand_in_app import (
-    ALICE,
-    PASSWORD,
-    StandInEngine,
-    frames,
-    page_csrf,
-    register,
-    stand_in_client,
-)
 
 from faceauth.composition import VisionModels
 from faceauth.config import Settings
 from faceauth.web.app import create_app
+from support import StandInEngine
+
+PASSWORD = "correct horse battery staple"
+ALICE = {
+    "name": "Alice Example",
+    "username": "alice",
+    "email": "alice@example.com",
+    "phone": "+44 20 7946 0958",
+    "password": PASSWORD,
+    "password_confirm": PASSWORD,
+}
+
+
+def frames(*contents: bytes) -> dict[str, list[str]]:
+    return {"frames": ["data:image/jpeg;base64," + base64.b64encode(c).decode() for c in contents]}
 
 
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
-    with stand_in_client(settings) as test_client:
+    with TestClient(
+        create_app(settings, VisionModels(StandInEngine(), liveness=None)), follow_redirects=False
+    ) as test_client:
         yield test_client
+
+
+def csrf_of(html: str) -> str:
+    match = re.search(r'<meta name="csrf-token" content="([^"]+)">', html)
+    assert match, "the page has no CSRF meta tag"
+    return match.group(1)
+
+
+def page_csrf(client: TestClient, path: str = "/login") -> str:
+    response = client.get(path)
+    assert response.status_code == 200
+    return csrf_of(response.text)
 
 
 def field_errors(html: str) -> dict[str, str]:
     return dict(re.findall(r'<p class="field-error" id="([a-z_]+)-error">([^<]*)</p>', html))
+
+
+def register(client: TestClient, **overrides: str) -> None:
+    data = {**ALICE, "csrf_token": page_csrf(client, "/register"), **overrides}
+    response = client.post("/register", data=data)
+    assert response.status_code == 303, response.text
+    assert response.headers["location"] == "/login?notice=registered"
 
 
 def log_in(client: TestClient, login: str = "alice") -> str:

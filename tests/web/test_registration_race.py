@@ -17,6 +17,8 @@ import pytest
 
 from support import serve_in_subprocess, wipe_postgres
 
+pytestmark = pytest.mark.e2e  # real models (see tests/conftest.py)
+
 PASSWORD = "violet kettle on mars"
 RACERS = 8
 ROUNDS = 6
@@ -36,8 +38,8 @@ def two_workers_on_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterato
         "FACEAUTH_RATE_LIMIT_REQUESTS": "100000",
     }
     try:
-        with serve_in_subprocess(data_dir, env, workers=2) as base_url:
-            yield base_url
+        with serve_in_subprocess(data_dir, env, workers=2) as server:
+            yield server.base_url
     finally:
         wipe_postgres(url)
 

@@ -9,16 +9,24 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import lru_cache
+from importlib import resources
 
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 
-from faceauth.service.common_passwords import COMMON_NUMBERS, COMMON_WORDS
-
 MIN_LENGTH = 8
 MAX_LENGTH = 256
+COMMON_PASSWORDS_FILE = "common_passwords.txt"  # package data beside this module
 
-_COMMON = frozenset(COMMON_WORDS) | frozenset(COMMON_NUMBERS)
+
+def _read_common_passwords() -> frozenset[str]:
+    """The list shipped in ``common_passwords.txt``: one password a line, ``#`` starts a comment."""
+    text = resources.files("faceauth.service").joinpath(COMMON_PASSWORDS_FILE).read_text(encoding="utf-8")
+    words = (line.strip() for line in text.splitlines())
+    return frozenset(word for word in words if word and not word.startswith("#"))
+
+
+_COMMON = _read_common_passwords()
 _SUBSTITUTIONS = str.maketrans(
     {"@": "a", "4": "a", "0": "o", "1": "i", "!": "i", "3": "e", "$": "s", "5": "s"}
 )

@@ -1,14 +1,11 @@
-"""Image input: bytes, base64 and data URLs in; RGB ``uint8`` arrays out.
+"""Image input: JPEG, PNG or WebP bytes in; RGB ``uint8`` arrays out (the web layer decodes base64).
 
 Limits are checked before the full decode where the format allows it: Pillow reads the header
 (dimensions) first, so a decompression bomb is refused before any pixel is decoded."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import io
-import re
 import warnings
 
 import numpy as np
@@ -20,26 +17,6 @@ from faceauth.domain import ImageTooLarge, NotAnImage
 RGBImage = npt.NDArray[np.uint8]  # shape (height, width, 3)
 
 ACCEPTED_FORMATS = frozenset({"JPEG", "PNG", "WEBP"})
-_DATA_URL = re.compile(r"^data:(?P<mime>[\w/+.-]*)(?P<params>(;[\w=.+-]+)*?)(?P<b64>;base64)?,", re.ASCII)
-
-
-def decode_base64_image(text: str) -> bytes:
-    """Turn a base64 string or a ``data:image/...;base64,`` URL into bytes.
-
-    Raises ``NotAnImage`` for anything that is not valid base64 (whitespace is tolerated)."""
-    payload = text.strip()
-    match = _DATA_URL.match(payload)
-    if match:
-        if not match.group("b64"):
-            raise NotAnImage("data URL is not base64-encoded")
-        payload = payload[match.end() :]
-    payload = re.sub(r"\s+", "", payload)
-    if not payload:
-        raise NotAnImage("empty image")
-    try:
-        return base64.b64decode(payload, validate=True)
-    except (binascii.Error, ValueError) as error:
-        raise NotAnImage("invalid base64") from error
 
 
 def decode_image(data: bytes, max_bytes: int, max_pixels: int) -> RGBImage:

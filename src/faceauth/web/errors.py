@@ -26,11 +26,10 @@ from faceauth.domain import (
     ValidationFailed,
 )
 from faceauth.web.pages import errors as page_errors
+from faceauth.web.pages.errors import PAGE_ROUTE
 from faceauth.web.status_codes import rejections_json, status_code_for
 
 logger = logging.getLogger(__name__)
-
-PAGE_ROUTE = "faceauth.page_route"  # scope key: set by pages.routing.PageRoute
 
 
 def error_body(error: FaceAuthError) -> dict[str, Any]:

@@ -21,6 +21,8 @@ from faceauth.web.status_codes import ServiceStartingError, status_code_for
 
 logger = logging.getLogger(__name__)
 
+PAGE_ROUTE = "faceauth.page_route"  # scope key: set by routing.PageRoute, read by web.errors
+
 ERROR_PAGES: dict[int, tuple[str, str]] = {
     400: ("Bad request", "The request could not be understood. Go back and try again."),
     403: ("Not allowed", "You do not have access to this page."),

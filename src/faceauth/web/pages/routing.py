@@ -1,9 +1,10 @@
 """The page route class and the dependencies page routes share.
 
 ``PageRoute`` marks a request as a page request (so ``web.errors`` answers it with a page), turns
-whatever goes wrong into that answer, and sets the CSRF cookie when the request created one. Pages
-authenticate with the API's dependency (``deps.authenticate``: an invalid or missing session gives
-the "log in" page); a page that needs the face step done sends a password-stage caller to it."""
+whatever goes wrong in the route into that answer (``pages.errors.page_failure``), and sets the
+CSRF cookie when the request created one. Pages authenticate with the API's dependency
+(``deps.authenticate``: an invalid or missing session gives the "log in" page); a page that needs
+the face step done sends a password-stage caller to it."""
 
 from __future__ import annotations
 
@@ -15,8 +16,7 @@ from fastapi.responses import Response
 from fastapi.routing import APIRoute
 
 from faceauth.web.deps import Caller, CurrentCaller, ServicesDep
-from faceauth.web.errors import PAGE_ROUTE, error_response
-from faceauth.web.pages.errors import RedirectToError
+from faceauth.web.pages.errors import PAGE_ROUTE, RedirectToError, page_failure
 from faceauth.web.pages.rendering import finish
 
 FormField = Annotated[str, Form(max_length=10_000)]
@@ -31,7 +31,7 @@ class PageRoute(APIRoute):
             try:
                 response = await handle(request)
             except Exception as error:  # every failure of a page gets a page, not a stack trace
-                response = error_response(request, error)
+                response = page_failure(request, error)
             return finish(request, response)
 
         return page_handler

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import csv
 import io
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageOps
+
+from support import shared_data_root
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FRAME_WIDTH = 640
@@ -31,12 +32,6 @@ RgbFrame = npt.NDArray[np.uint8]  # (height, width, 3)
 class LabelledPhoto:
     path: Path
     identity: str
-
-
-def shared_data_root() -> Path:
-    """The shared data folder: ``$FACEAUTH_TEST_DATA`` or ``<repo>/../shared/data``."""
-    configured = os.environ.get("FACEAUTH_TEST_DATA")
-    return Path(configured) if configured else REPO_ROOT.parent / "shared" / "data"
 
 
 def deepface_photos(root: Path | None = None) -> list[LabelledPhoto]:

@@ -1,8 +1,19 @@
 """Helpers the test modules share, importable by name from any of them (pytest puts ``tests`` on
-the path; ``conftest`` itself is not importable reliably, since several folders have one)."""
+the path; ``conftest`` itself is not importable reliably, since several folders have one). No test
+module imports another test module: what two of them share lives here.
+
+- this module: settings, databases, the stand-in vision engine of the fast suite, the e2e guard and
+  the one way to start a real server;
+- ``support.api``: JSON API client steps (register, login, enroll, verify);
+- ``support.camera``: webcam frames and fake-camera videos made from the shared photos;
+- ``support.browser``: Chromium for the browser tests.
+
+The fast suite (``pytest -m "not e2e"``) loads no model and starts no server: ``require_e2e`` makes
+every helper that would do so fail the test that asked, unless its module is marked e2e."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -10,21 +21,72 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
+import numpy.typing as npt
 import pytest
 from sqlalchemy import text
 
 from faceauth.config import Settings, default_data_dir
+from faceauth.domain import BurstEmbeddings, FrameRejection, RejectReason
 from faceauth.storage.sql.backend import SqlStorage
 from faceauth.storage.sql.tables import Base
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+# --- fast vs end-to-end -------------------------------------------------------------------------
+
+_running: list[pytest.Item] = []  # the test being run (set by tests/conftest.py)
+
+
+def set_running_test(item: pytest.Item | None) -> None:
+    _running[:] = [item] if item is not None else []
+
+
+def require_e2e(what: str) -> None:
+    """Fail the running test, loudly, unless it is marked e2e: ``what`` (loading real models,
+    starting a server, launching Chromium) does not belong in the fast suite."""
+    item = _running[0] if _running else None
+    if item is None or item.get_closest_marker("e2e") is None:
+        name = item.nodeid if item is not None else "(no test running)"
+        pytest.fail(
+            f"{name} is not marked e2e but is {what}: use the stand-in engine and the app in-process "
+            "(support.StandInEngine, fastapi.testclient), or mark the module `pytestmark = pytest.mark.e2e`",
+            pytrace=False,
+        )
+
+
+# --- the stand-in vision engine -----------------------------------------------------------------
+
+
+def unit_vector(seed: int) -> npt.NDArray[np.float32]:
+    vector = np.random.default_rng(seed).normal(size=512).astype(np.float32)
+    return vector / np.linalg.norm(vector)
+
+
+# Frames whose bytes are one of these names embed as that person (two different people).
+PEOPLE: dict[bytes, npt.NDArray[np.float32]] = {b"face-a": unit_vector(1), b"face-b": unit_vector(2)}
+
+
+class StandInEngine:
+    """The fast suite's engine, for tests whose unit is not the vision pipeline: a frame whose bytes
+    name a person in ``PEOPLE`` embeds as that person; any other frame has no face."""
+
+    def embed_burst(self, frames: Sequence[bytes]) -> BurstEmbeddings:
+        embeddings, accepted, rejected = [], [], []
+        for index, frame in enumerate(frames):
+            if frame in PEOPLE:
+                embeddings.append(PEOPLE[frame])
+                accepted.append(index)
+            else:
+                rejected.append(FrameRejection(index, RejectReason.NO_FACE))
+        return BurstEmbeddings(tuple(embeddings), tuple(accepted), tuple(rejected))
 
 
 def shared_data_root() -> Path:
@@ -55,6 +117,8 @@ def wipe_postgres(url: str) -> None:
 
 @dataclass(frozen=True)
 class LiveServer:
+    """A real server this test run started (``serve_in_thread`` or ``serve_in_subprocess``)."""
+
     base_url: str
     settings: Settings
 
@@ -76,11 +140,17 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve_in_thread(app: Any, settings: Settings) -> Iterator[LiveServer]:
-    """uvicorn serving ``app`` (from ``create_app``) on a free loopback port, in a thread of this
-    process. Proxy headers are off, as ``faceauth serve`` runs it."""
+def serve_in_thread(settings: Settings, engine: Any, mesh: Any = None) -> Iterator[LiveServer]:
+    """uvicorn serving ``create_app(settings, load_vision(settings, engine, mesh))`` on a free loopback
+    port, in a thread of this process, so the real models loaded once per session are shared.
+    Proxy headers are off, as ``faceauth serve`` runs it."""
     import uvicorn
 
+    from faceauth.composition import load_vision
+    from faceauth.web.app import create_app
+
+    require_e2e("starting a uvicorn server")
+    app = create_app(settings, load_vision(settings, engine, mesh))
     port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", proxy_headers=False)
     server = uvicorn.Server(config)
@@ -98,13 +168,27 @@ def serve_in_thread(app: Any, settings: Settings) -> Iterator[LiveServer]:
         thread.join(timeout=30)
 
 
+def settings_from_environment(environment: dict[str, str]) -> Settings:
+    """The settings a server started with ``environment`` reads (FACEAUTH_* variables)."""
+    prefix = "FACEAUTH_"
+    values = {k[len(prefix) :].lower(): v for k, v in environment.items() if k.startswith(prefix)}
+    known: dict[str, object] = {
+        name: json.loads(value) if value[:1] in "[{" else value  # lists come JSON-encoded, as in env
+        for name, value in values.items()
+        if name in Settings.model_fields
+    }
+    return Settings(**known)  # type: ignore[arg-type]
+
+
 @contextmanager
 def serve_in_subprocess(
     data_dir: Path, env: dict[str, str], workers: int = 2, timeout: float = 240
-) -> Iterator[str]:
-    """``faceauth serve --workers N`` as a user runs it, in a subprocess on a free port; yields its
-    base URL once /healthz answers. The converted FaceNet model of the default data folder is linked
-    in, so it is not converted again; the server's log goes to ``data_dir/server.log``."""
+) -> Iterator[LiveServer]:
+    """``faceauth serve --workers N`` as a user runs it, in a subprocess on a free port, configured by
+    the FACEAUTH_* variables in ``env``; yields it once /healthz answers. The converted FaceNet
+    model of the default data folder is linked in, so it is not converted again; the server's log
+    goes to ``data_dir/server.log``."""
+    require_e2e("starting `faceauth serve`")
     models = default_data_dir() / "models"
     if models.is_dir() and not (data_dir / "models").exists():
         (data_dir / "models").symlink_to(models)
@@ -128,13 +212,16 @@ def serve_in_subprocess(
                 if time.monotonic() > deadline:
                     pytest.fail(f"faceauth serve --workers {workers} did not become healthy")
                 time.sleep(0.5)
-            yield base_url
+            yield LiveServer(base_url, settings_from_environment(environment))
         finally:
             process.terminate()
             try:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+# --- /metrics ----------------------------------------------------------------------------------
 
 
 def scrape_sample(metrics_text: str, name: str, **labels: str) -> float:
