@@ -144,8 +144,8 @@ def photo_sequence_streams(
     (only photos a login accepts as a still: one face, every gate passed), chosen by measured yaw:
     the most frontal for neutral, the most turned each way for turns, a
     photo with the lowest eye openness for a blink."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "web"))
-    from fake_camera import compose_frame, deepface_photos
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from support.camera import compose_frame, deepface_photos
 
     rng = np.random.default_rng(2)
     by_person: dict[str, list[tuple[np.ndarray, float, float]]] = defaultdict(list)
@@ -241,8 +241,8 @@ def main() -> None:
     }
     report["attacks"] = attacks
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "web"))
-    from fake_camera import compose_frame, deepface_photos
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from support.camera import compose_frame, deepface_photos
 
     # Each person's first photo that a login would accept as a still: exactly one face, every gate
     # passed (a photo with a second face in it is not a genuine login of one person).

@@ -101,8 +101,8 @@ def run_faceauth(repeat: int) -> dict[str, Any]:
     from faceauth.vision.liveness import LivenessAnalyzer, default_signals
     from faceauth.vision.synthetic import challenge_frames
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "web"))
-    from fake_camera import compose_frame, photos_of
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from support.camera import compose_frame, photos_of
 
     folder = Path(tempfile.mkdtemp(prefix="faceauth-cost-"))
     settings = Settings(

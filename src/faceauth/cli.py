@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import logging
 import sys
@@ -16,6 +17,7 @@ from faceauth.config import Settings, get_settings
 from faceauth.domain import FaceAuthError
 
 if TYPE_CHECKING:
+    from faceauth.storage.interface import StorageBackend
     from faceauth.vision.engine import FaceEngine
 
 logger = logging.getLogger(__name__)
@@ -33,13 +35,22 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from faceauth.vision.matching import cosine_similarity
 
     settings = get_settings()
+    images = []
+    for name in (args.image_a, args.image_b):  # before the models load: a typo fails at once
+        try:
+            images.append((name, Path(name).read_bytes()))
+        except OSError as error:
+            print(f"faceauth compare: cannot read {name}: {error.strerror or error}", file=sys.stderr)
+            return 2
     engine = _load_engine(settings)
-    try:
-        first = engine.embed_image(Path(args.image_a).read_bytes(), largest_face=True)
-        second = engine.embed_image(Path(args.image_b).read_bytes(), largest_face=True)
-    except FaceAuthError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    embeddings = []
+    for name, data in images:
+        try:
+            embeddings.append(engine.embed_image(data, largest_face=True))
+        except FaceAuthError as error:
+            print(f"faceauth compare: {name}: {error}", file=sys.stderr)
+            return 2
+    first, second = embeddings
     similarity = cosine_similarity(first, second)
     result = {
         "similarity": round(similarity, 4),
@@ -62,11 +73,36 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     csv_path = Path(args.images_csv)
-    images = evaluation.read_images_csv(csv_path, Path(args.root) if args.root else None)
+    try:
+        images = evaluation.read_images_csv(csv_path, Path(args.root) if args.root else None)
+    except OSError as error:
+        print(f"faceauth eval: cannot read {csv_path}: {error.strerror or error}", file=sys.stderr)
+        return 2
+    except (ValueError, TypeError, csv.Error) as error:  # wrong columns, short rows, not a CSV
+        print(f"faceauth eval: {csv_path}: {error}", file=sys.stderr)
+        return 2
+    missing = [image.path for image in images if not image.path.is_file()]
+    if not images or len(missing) == len(images):
+        where = f"; e.g. {missing[0]} does not exist (wrong --root?)" if missing else ""
+        print(f"faceauth eval: no image of {csv_path} can be found{where}", file=sys.stderr)
+        return 2
+    if missing:
+        print(
+            f"faceauth eval: {len(missing)} of {len(images)} images do not exist, e.g. {missing[0]}",
+            file=sys.stderr,
+        )
     engine = _load_engine(settings)
     with tqdm(total=len(images), desc="embedding", unit="img", file=sys.stderr) as bar:
         embedded = evaluation.embed_images(
             images, lambda data: engine.embed_image(data, largest_face=True), progress=lambda: bar.update()
+        )
+    if not embedded.embeddings:
+        print(f"faceauth eval: no usable face in any of the {len(images)} images", file=sys.stderr)
+        return 1
+    if embedded.failed:
+        print(
+            f"faceauth eval: no usable face in {len(embedded.failed)} images, e.g. {embedded.failed[0]}",
+            file=sys.stderr,
         )
     scores = evaluation.pair_scores(embedded, max_impostor_pairs=args.max_impostor_pairs)
     report = evaluation.summarise(embedded, scores, settings.match_threshold, len(images))
@@ -77,7 +113,19 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.plot and len(scores.genuine) and len(scores.impostor):
         evaluation.plot_report(scores, settings.match_threshold, Path(args.plot))
         print(f"plot written to {args.plot}", file=sys.stderr)
+    elif args.plot:
+        print("faceauth eval: no plot: it needs genuine and impostor pairs", file=sys.stderr)
     return 0
+
+
+def listening_line(host: str, port: int) -> str:
+    """What ``serve`` prints for a person to click: a wildcard address gets the loopback URL
+    (``0.0.0.0`` is no address a browser can open), and says it listens on every address."""
+    wildcard = {"0.0.0.0": "127.0.0.1", "::": "[::1]", "": "127.0.0.1"}
+    if host in wildcard:
+        shown = "all IPv6 addresses" if host == "::" else "all IPv4 addresses"
+        return f"faceauth: listening on http://{wildcard[host]}:{port} ({shown}: {host or '0.0.0.0'}:{port})"
+    return f"faceauth: listening on http://{f'[{host}]' if ':' in host else host}:{port}"
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -95,6 +143,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except FaceAuthError as error:
         print(f"faceauth serve: {error}", file=sys.stderr)
         return 2
+    print(listening_line(args.host, args.port), flush=True)
     level = "debug" if args.verbose else settings.log_level
     with serve_checks.metrics_folder(settings):
         uvicorn.run(
@@ -189,10 +238,19 @@ def cmd_events(args: argparse.Namespace) -> int:
                 return 2
             user_id = user.id
         events = storage.list_events(user_id=user_id, limit=args.limit)
+        usernames = _usernames(storage, {e.user_id for e in events if e.user_id is not None})
     finally:
         storage.close()
     if args.json:
-        print(json.dumps([{**event_json(event), "user_id": event.user_id} for event in events], indent=2))
+        print(
+            json.dumps(
+                [
+                    {**event_json(e), "user_id": e.user_id, "username": usernames.get(e.user_id or 0)}
+                    for e in events
+                ],
+                indent=2,
+            )
+        )
         return 0
     for event in events:
         outcome = "ok" if event.success else "FAILED"
@@ -200,10 +258,20 @@ def cmd_events(args: argparse.Namespace) -> int:
         detail = f" ({event.detail})" if event.detail else ""
         print(
             f"{event.created_at.isoformat(timespec='seconds')} {event.kind:<16} {outcome:<6}"
-            f" user={event.user_id if event.user_id is not None else '-'}"
+            f" user={usernames.get(event.user_id or 0, '-')}"
             f" client={event.client or '-'}{score}{detail}"
         )
     return 0
+
+
+def _usernames(storage: StorageBackend, user_ids: set[int]) -> dict[int, str]:
+    """Username of each id that still has an account (a deleted account's events are unlinked)."""
+    found = {}
+    for user_id in user_ids:
+        user = storage.get_user(user_id)
+        if user is not None:
+            found[user_id] = user.username
+    return found
 
 
 def build_parser() -> argparse.ArgumentParser:

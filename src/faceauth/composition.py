@@ -14,6 +14,7 @@ from faceauth.domain import ConfigurationError
 from faceauth.service.accounts import AccountService
 from faceauth.service.admin import AdminService
 from faceauth.service.apps import AppService
+from faceauth.service.devices import DeviceService
 from faceauth.service.face_login import FaceLoginService
 from faceauth.service.faces import BurstEmbedder, FaceService
 from faceauth.service.liveness import LivenessService
@@ -23,6 +24,7 @@ from faceauth.service.privacy import PrivacyService
 from faceauth.service.ratelimits import RateLimitService
 from faceauth.service.services import Services
 from faceauth.service.tokens import TokenService
+from faceauth.storage import file_modes
 from faceauth.storage.crypto import TemplateCipher
 from faceauth.storage.keys import check_production_settings, resolve_secret_key, resolve_template_key
 from faceauth.storage.stores import Stores, open_stores
@@ -84,13 +86,14 @@ def load_vision(
 
 def check_secrets(settings: Settings) -> None:
     """Production refuses missing secrets (the metrics token too, with metrics on); development
-    generates its key files once."""
+    generates its key files once (0600, in a data folder made 0700)."""
     check_production_settings(settings)
     if settings.is_production and settings.metrics_enabled and settings.metrics_token is None:
         raise ConfigurationError(
             "FACEAUTH_METRICS_ENABLED in production needs FACEAUTH_METRICS_TOKEN (a bearer token the "
             "scraper sends): /metrics tells who logs in how often"
         )
+    file_modes.create_private_files(settings)
     resolve_secret_key(settings)
     resolve_template_key(settings)
 
@@ -117,13 +120,16 @@ def stop_metrics(settings: Settings) -> None:
 
 def open_database(settings: Settings) -> Stores:
     """Every store over the SQL database, its schema brought up to date in development (production
-    refuses to run on a schema that is behind)."""
+    refuses to run on a schema that is behind). An SQLite file is created 0600 before SQLite opens it;
+    private files that others can read are warned about."""
+    file_modes.create_private_files(settings)
     stores = open_stores(settings.resolved_database_url)
     try:
         stores.prepare_schema(settings)
     except BaseException:
         stores.close()
         raise
+    file_modes.warn_about_exposed_files(settings)
     return stores
 
 
@@ -138,13 +144,14 @@ def build_services(settings: Settings, stores: Stores, vision: VisionModels) -> 
     storage = stores.storage
     abuse_store = stores.abuse
     lockouts = LockoutService(abuse_store, settings)
+    devices = DeviceService(resolve_secret_key(settings), settings)
     tokens = TokenService(resolve_secret_key(settings), storage, settings)
     cipher = TemplateCipher.from_settings(settings)
     faces = FaceService(vision.engine, storage, cipher, settings, lockouts)
     liveness = LivenessService(vision.liveness, stores.challenges, storage, settings, cipher=cipher)
     return Services(
         settings=settings,
-        accounts=AccountService(storage, settings, lockouts),
+        accounts=AccountService(storage, settings, lockouts, devices),
         tokens=tokens,
         faces=faces,
         face_login=FaceLoginService(faces, liveness, tokens, settings),
@@ -152,5 +159,6 @@ def build_services(settings: Settings, stores: Stores, vision: VisionModels) -> 
         apps=AppService(storage),
         privacy=PrivacyService(storage),
         rate_limits=RateLimitService(abuse_store, settings),
+        devices=devices,
         operations=OperationsService(stores.admin),
     )

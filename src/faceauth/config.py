@@ -89,6 +89,13 @@ class Settings(BaseSettings):
     password_account_lockout_max_failures: int = 25
     password_account_lockout_window_seconds: int = 900  # the window failures are counted in
     password_account_lockout_seconds: int = 900  # how long the account's password step stays locked
+    # Known device (service/devices.py): a browser that completed a full login keeps a signed cookie;
+    # its logins to that account skip the per-account and per-address rules above and are counted
+    # per device instead, so guesses from many addresses do not lock the owner out.
+    device_cookie_days: int = 180  # lifetime of the known-device cookie
+    device_lockout_max_failures: int = 10  # wrong passwords from one known device within the window
+    device_lockout_window_seconds: int = 900  # the window those failures are counted in
+    device_lockout_seconds: int = 900  # how long that device stays locked out of the account
     # Requests per client address to each of register, login, enroll and verify per window (429
     # beyond); 0 turns rate limiting off. Offices share addresses, so keep this generous.
     rate_limit_requests: int = 120

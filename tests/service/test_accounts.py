@@ -71,6 +71,11 @@ def test_phone_numbers_use_the_default_region_or_their_prefix() -> None:
         validate_phone("+1 555", "US")
 
 
+def test_the_phone_number_is_optional(accounts: AccountService) -> None:
+    assert validate_phone("  ", "US") == ""
+    assert accounts.register(registration(phone="")).phone == ""
+
+
 def test_username_and_email_are_unique_ignoring_case(accounts: AccountService) -> None:
     accounts.register(registration())
     with pytest.raises(UsernameTaken):

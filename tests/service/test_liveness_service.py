@@ -141,6 +141,11 @@ def test_a_failed_challenge_is_spent_too(
     assert failure.value.reason == "wrong_move"
     with pytest.raises(ChallengeUsed):
         service.spend(user_id, challenge.challenge_id, ChallengePurpose.VERIFY)
+    # a challenge matches no template: its event carries no match score (it once read 1.000), but
+    # the identity consistency under its own name
+    [event] = [e for e in service.storage.list_events(user_id) if e.kind == "liveness"]
+    assert not event.success and event.score is None
+    assert event.detail is not None and "wrong_move" in event.detail and "consistency=" in event.detail
 
 
 def test_frames_after_the_deadline_are_refused_and_a_late_challenge_fails(

@@ -33,14 +33,14 @@ def test_events_for_everyone_one_user_and_as_json(
     lines = everyone.stdout.splitlines()
     assert len(lines) == 3
     assert "login_password" in lines[0] and "FAILED" in lines[0] and "(unknown login)" in lines[0]
-    assert "face_verify" in lines[1] and "similarity=0.125" in lines[1] and f"user={ann.id}" in lines[1]
+    assert "face_verify" in lines[1] and "similarity=0.125" in lines[1] and " user=ann " in lines[1]
     assert "register" in lines[2] and "ok" in lines[2] and "client=198.51.100.7" in lines[2]
 
     mine = run_events(database_url, tmp_path, "--user", "ann", "--limit", "1", "--json")
     assert mine.returncode == 0, mine.stderr
     events = json.loads(mine.stdout)
-    assert [(e["kind"], e["success"], e["similarity"], e["user_id"]) for e in events] == [
-        ("face_verify", False, 0.125, ann.id)
+    assert [(e["kind"], e["success"], e["similarity"], e["user_id"], e["username"]) for e in events] == [
+        ("face_verify", False, 0.125, ann.id, "ann")
     ]
 
     unknown = run_events(database_url, tmp_path, "--user", "nobody")

@@ -257,3 +257,43 @@ def capture(browser: BrowserPage, button: str) -> str:
 def log_out(browser: BrowserPage) -> None:
     browser.page.get_by_role("button", name=re.compile("^Log out")).click()
     expect(browser.page).to_have_url(re.compile(r"/login"))
+
+
+CHALLENGE_TIMEOUT_MS = 120_000
+# Liveness a looping fake-camera video can satisfy: one-move challenges drawn from "turn_left" only.
+LIVENESS_ENV = {
+    "FACEAUTH_LIVENESS_REQUIRED": "true",
+    "FACEAUTH_LIVENESS_MOVES": '["turn_left"]',
+    "FACEAUTH_LIVENESS_MOVES_PER_CHALLENGE": "1",
+}
+
+
+def skip_without_mesh() -> None:
+    """Skip (the face-mesh model files are missing) rather than fail in a confusing way."""
+    from faceauth.model_zoo.registry import ModelNotFoundError
+    from faceauth.vision.landmarks import FaceMesh
+
+    try:
+        FaceMesh.load()
+    except ModelNotFoundError as error:
+        pytest.skip(str(error))
+
+
+def do_challenge(browser: BrowserPage, shots: Screenshots | None, step: str) -> str:
+    """Press Start, see the prompt and the progress indicator, wait for the outcome."""
+    page = browser.page
+    camera = page.locator("[data-camera][data-liveness]")
+    start = page.get_by_role("button", name="Start")
+    expect(start).to_be_enabled(timeout=30_000)
+    start.click()
+    expect(page.locator(".challenge-prompt")).to_contain_text("Turn your head to your left", timeout=30_000)
+    expect(page.locator("progress.challenge-progress")).to_be_visible()
+    expect(page.locator(".challenge-steps li")).to_have_count(1)
+    if shots:
+        shots.take(page, f"{step}-prompt")
+    expect(camera).to_have_attribute(
+        "data-state", re.compile("success|failure"), timeout=CHALLENGE_TIMEOUT_MS
+    )
+    if shots:
+        shots.take(page, f"{step}-done")
+    return str(camera.get_attribute("data-state"))

@@ -57,7 +57,7 @@ def test_compare_says_what_is_wrong_with_a_bad_file(
     photo = data_root / "faces" / "deepface_tests" / "images" / "img1.jpg"
     result = run(["compare", str(photo), str(text_file)], cli_data_dir)
     assert result.returncode == 2
-    assert "error" in result.stderr and "Traceback" not in result.stderr
+    assert f"{text_file}: not a JPEG" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_eval_writes_the_report_and_the_plot(data_root: Path, cli_data_dir: Path, tmp_path: Path) -> None:
@@ -86,3 +86,48 @@ def test_eval_writes_the_report_and_the_plot(data_root: Path, cli_data_dir: Path
     assert set(report["tar_at_far"]) == {"0.01", "0.001", "0.0001"}
     assert plot.stat().st_size > 10_000
     assert "embedding" in result.stderr
+
+
+def test_compare_on_a_missing_file_exits_2_naming_it(cli_data_dir: Path, tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-photo.jpg"
+    result = run(["compare", str(missing), str(missing)], cli_data_dir)
+    assert result.returncode == 2
+    assert f"cannot read {missing}" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_compare_names_the_image_without_a_face(data_root: Path, cli_data_dir: Path) -> None:
+    photo = data_root / "faces" / "deepface_tests" / "images" / "img1.jpg"
+    folder = data_root / "faces" / "nonface"
+    no_face = sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))[0]
+    result = run(["compare", str(photo), str(no_face)], cli_data_dir)
+    assert result.returncode == 2
+    assert f"{no_face}: " in result.stderr and "face" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_eval_on_a_wrong_folder_says_why_and_fails(
+    data_root: Path, cli_data_dir: Path, tmp_path: Path
+) -> None:
+    csv_file = data_root / "faces" / "deepface_tests" / "images.csv"
+    result = run(["eval", "--images-csv", str(csv_file), "--root", str(tmp_path)], cli_data_dir)
+    assert result.returncode == 2
+    assert "no image of" in result.stderr and "wrong --root?" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_eval_on_a_csv_without_the_columns_says_which(cli_data_dir: Path, tmp_path: Path) -> None:
+    wrong = tmp_path / "wrong.csv"
+    wrong.write_text("file,person\na.jpg,ann\n")
+    result = run(["eval", "--images-csv", str(wrong)], cli_data_dir)
+    assert result.returncode == 2
+    assert "needs the columns path,identity" in result.stderr and "Traceback" not in result.stderr
+    absent = run(["eval", "--images-csv", str(tmp_path / "absent.csv")], cli_data_dir)
+    assert absent.returncode == 2 and "cannot read" in absent.stderr and "Traceback" not in absent.stderr
+
+
+def test_serve_prints_a_url_a_person_can_open() -> None:
+    from faceauth.cli import listening_line
+
+    assert listening_line("127.0.0.1", 8000) == "faceauth: listening on http://127.0.0.1:8000"
+    everywhere = listening_line("0.0.0.0", 8000)
+    assert "http://127.0.0.1:8000 " in everywhere and "0.0.0.0:8000" in everywhere
+    assert "http://[::1]:8080 " in listening_line("::", 8080)

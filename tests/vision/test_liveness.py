@@ -16,12 +16,15 @@ from faceauth.vision.liveness import (
     FrameObservation,
     LivenessAnalyzer,
     Move,
+    SequencePolicy,
     default_signals,
 )
 from faceauth.vision.synthetic import challenge_frames
 from support.camera import compose_frame, photos_of
 
 pytestmark = pytest.mark.e2e  # real models (see tests/conftest.py)
+
+POLICY = SequencePolicy()
 
 # --- real models ---------------------------------------------------------------------------------
 

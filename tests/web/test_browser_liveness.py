@@ -21,21 +21,21 @@ pytest.importorskip("playwright.sync_api", reason="the playwright package is not
 
 from playwright.sync_api import expect
 
-from faceauth.model_zoo.registry import ModelNotFoundError
-from faceauth.vision.landmarks import FaceMesh
 from support import LiveServer
 from support.browser import (
+    LIVENESS_ENV,
     PERSON,
     Account,
-    BrowserPage,
     Screenshots,
     artifacts_dir,
     chromium_page,
+    do_challenge,
     live_server,
     log_in,
     log_out,
     register,
     skip_unless_ready,
+    skip_without_mesh,
 )
 from support.camera import build_challenge_video, build_fake_camera_video, photos_of
 
@@ -43,25 +43,12 @@ pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 DAVE = Account("Dave Live", "dave_live", "dave@example.com", "+44 20 7946 0959")
 ERIN = Account("Erin Still", "erin_still", "erin@example.com", "+44 20 7946 0960")
-CHALLENGE_TIMEOUT_MS = 120_000
-LIVENESS_ENV = {
-    "FACEAUTH_LIVENESS_REQUIRED": "true",
-    "FACEAUTH_LIVENESS_MOVES": '["turn_left"]',
-    "FACEAUTH_LIVENESS_MOVES_PER_CHALLENGE": "1",
-}
-
-
-def _skip_without_mesh() -> None:
-    try:
-        FaceMesh.load()
-    except ModelNotFoundError as error:
-        pytest.skip(str(error))
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     skip_unless_ready()
-    _skip_without_mesh()
+    skip_without_mesh()
     with live_server(tmp_path_factory.mktemp("liveness-server-data"), LIVENESS_ENV) as running:
         yield running
 
@@ -74,7 +61,7 @@ def screenshots() -> Screenshots:
 @pytest.fixture(scope="module")
 def turning_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
     skip_unless_ready()
-    _skip_without_mesh()
+    skip_without_mesh()
     photo = photos_of(PERSON)[0].path
     return build_challenge_video(photo, tmp_path_factory.mktemp("camera") / "turn-left.y4m", ["turn_left"])
 
@@ -85,26 +72,6 @@ def still_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_fake_camera_video(
         [photos_of(PERSON)[0].path], tmp_path_factory.mktemp("camera") / "still.y4m"
     )
-
-
-def do_challenge(browser: BrowserPage, shots: Screenshots | None, step: str) -> str:
-    """Press Start, see the prompt and the progress indicator, wait for the outcome."""
-    page = browser.page
-    camera = page.locator("[data-camera][data-liveness]")
-    start = page.get_by_role("button", name="Start")
-    expect(start).to_be_enabled(timeout=30_000)
-    start.click()
-    expect(page.locator(".challenge-prompt")).to_contain_text("Turn your head to your left", timeout=30_000)
-    expect(page.locator("progress.challenge-progress")).to_be_visible()
-    expect(page.locator(".challenge-steps li")).to_have_count(1)
-    if shots:
-        shots.take(page, f"{step}-prompt")
-    expect(camera).to_have_attribute(
-        "data-state", re.compile("success|failure"), timeout=CHALLENGE_TIMEOUT_MS
-    )
-    if shots:
-        shots.take(page, f"{step}-done")
-    return str(camera.get_attribute("data-state"))
 
 
 def test_enroll_and_verify_through_a_challenge(

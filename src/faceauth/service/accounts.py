@@ -22,6 +22,7 @@ from faceauth.domain import (
     ValidationFailed,
 )
 from faceauth.service import passwords
+from faceauth.service.devices import DeviceService
 from faceauth.service.lockout import PASSWORD_STEP, LockoutService, password_subject
 from faceauth.storage.interface import StorageBackend
 
@@ -82,9 +83,11 @@ def validate_email_address(email: str) -> str:
 
 
 def validate_phone(phone: str, default_region: str) -> str:
-    """The number in E.164 (``+15551234567``); numbers without ``+`` are read in ``default_region``."""
+    """The number in E.164 (``+15551234567``); numbers without ``+`` are read in ``default_region``.
+    Optional (empty stays empty): nothing here sends to it; it is kept as the account's claim for an
+    OpenID Connect ``phone`` scope, and a login that needed it would be one more thing to lose."""
     if not phone.strip():
-        raise ValueError("is required")
+        return ""
     try:
         number = phonenumbers.parse(phone, default_region)
     except phonenumbers.NumberParseException as error:
@@ -121,8 +124,16 @@ def validate_registration(form: Registration, default_region: str) -> CleanRegis
 
 
 class AccountService:
-    def __init__(self, storage: StorageBackend, settings: Settings, lockouts: LockoutService) -> None:
+    def __init__(
+        self,
+        storage: StorageBackend,
+        settings: Settings,
+        lockouts: LockoutService,
+        devices: DeviceService | None = None,
+    ) -> None:
         self.storage = storage
+        # Known devices (service.devices) are exempt from the per-account password lock; None: none are.
+        self.devices = devices
         self.settings = settings
         # Wrong passwords lock the password step (docs/security.md); the state is in the database.
         self.lockouts = lockouts
@@ -147,13 +158,17 @@ class AccountService:
         logger.info("registered user %d", user.id)
         return user
 
-    def authenticate(self, login: str, password: str, client: str | None = None) -> User:
+    def authenticate(
+        self, login: str, password: str, client: str | None = None, device_token: str | None = None
+    ) -> User:
         """The user whose username or email is ``login``; raises InvalidCredentials for an unknown
         login and a wrong password alike, after about the same time, and AccountLocked (for both
-        alike, too) after too many failures (``service.lockout``)."""
+        alike, too) after too many failures (``service.lockout``). A valid ``device_token`` of the
+        account (``service.devices``) counts the attempt per device instead of per account."""
         user = self.storage.find_user_by_login(login) if login.strip() else None
         user_id = user.id if user is not None else None
-        rules = self.lockouts.password_rules(password_subject(user_id, login), client)
+        device = self.devices.device_of(device_token, user) if self.devices is not None else None
+        rules = self.lockouts.password_rules(password_subject(user_id, login), client, device)
         try:
             attempt = self.lockouts.begin(PASSWORD_STEP, rules)
         except AccountLocked:
@@ -187,7 +202,10 @@ class AccountService:
             metrics.record_login("password", "disabled")
             raise AccountDisabled()
         self.lockouts.succeed(attempt, clear=[rules[0].key])  # this address's failures, not the account's
-        self.storage.record_event("login_password", success=True, user_id=user.id, client=client)
+        detail = "known device" if device is not None else None
+        self.storage.record_event(
+            "login_password", success=True, user_id=user.id, client=client, detail=detail
+        )
         metrics.record_login("password", "success")
         return user
 

@@ -111,6 +111,14 @@ class FaceLoginService:
             metrics.record_login("face", "too_few_frames")
             raise
         metrics.record_login("face", "success" if result.verified else "no_match")
+        # the score stays on the server (log and audit log): a client given it could hill-climb
+        logger.info(
+            "face verification of user %d: similarity %.4f, threshold %.4f, %s",
+            user_id,
+            result.match.similarity,
+            result.match.threshold,
+            "match" if result.verified else "no match",
+        )
         if not result.verified:
             return FaceVerified(result, _pictures(frames), token=None)
         issued = self.tokens.issue(user_id, Stage.FULL)

@@ -306,8 +306,12 @@ class LivenessService:
             success=verdict.live,
             user_id=user_id,
             client=client,
-            score=verdict.identity.min_similarity,
-            detail=f"{verdict.reason or 'live'};moves={verdict.moves_done}/{len(moves)};{detail}"[:500],
+            # the event's score is a face-match similarity; a challenge matches no template, so its
+            # identity consistency (one person throughout) is recorded under its own name instead
+            detail=(
+                f"{verdict.reason or 'live'};moves={verdict.moves_done}/{len(moves)};"
+                f"consistency={verdict.identity.min_similarity:.3f};{detail}"
+            )[:500],
         )
         logger.info(
             "liveness challenge of user %d: %s (%d frames, moves %d/%d, %s)",

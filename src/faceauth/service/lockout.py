@@ -8,7 +8,9 @@ however many arrive at once. The attempt that reaches ``max_failures`` failures 
 ``lock_seconds``.
 
 Keys: ``face:user:<id>`` (the face step, per account); ``password:<subject>|<client>`` (per account
-and client address) and ``password:<subject>`` (per account, a higher threshold). The subject of a
+and client address) and ``password:<subject>`` (per account, a higher threshold); a login from a
+known device of the account (``service.devices``) only ``password:<subject>|device:<id>``, so that
+guesses from elsewhere, which lock the account for others, do not lock its owner out. The subject of a
 login that matches no account is a hash of the login, so an unknown login is locked exactly like a
 real one and a 423 does not reveal whether the account exists."""
 
@@ -99,13 +101,21 @@ class LockoutService:
             timedelta(seconds=settings.password_account_lockout_window_seconds),
             timedelta(seconds=settings.password_account_lockout_seconds),
         )
+        self.password_device_policy = LockoutPolicy(
+            settings.device_lockout_max_failures,
+            timedelta(seconds=settings.device_lockout_window_seconds),
+            timedelta(seconds=settings.device_lockout_seconds),
+        )
 
     # --- the rules of each step -------------------------------------------------------------
 
     def face_rules(self, user_id: int) -> tuple[Rule, ...]:
         return (Rule(face_key(user_id), self.face_policy),)
 
-    def password_rules(self, subject: str, client: str | None) -> tuple[Rule, ...]:
+    def password_rules(self, subject: str, client: str | None, device: str | None = None) -> tuple[Rule, ...]:
+        """The first rule is the one a success clears."""
+        if device is not None:  # a known device of the account: its own limit, exempt from the rest
+            return (Rule(f"password:{subject}|device:{device}", self.password_device_policy),)
         return (
             Rule(f"password:{subject}|{client or 'unknown'}", self.password_client_policy),
             Rule(f"password:{subject}", self.password_account_policy),

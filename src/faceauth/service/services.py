@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from faceauth.config import Settings
 from faceauth.service.accounts import AccountService
 from faceauth.service.apps import AppService
+from faceauth.service.devices import DeviceService
 from faceauth.service.face_login import FaceLoginService
 from faceauth.service.faces import FaceService
 from faceauth.service.liveness import LivenessService
@@ -27,4 +28,5 @@ class Services:
     apps: AppService
     privacy: PrivacyService
     rate_limits: RateLimitService
+    devices: DeviceService  # known-device tokens (the web pages keep them in a cookie)
     operations: OperationsService

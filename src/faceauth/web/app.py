@@ -20,7 +20,7 @@ import faceauth
 from faceauth import composition
 from faceauth.composition import VisionModels
 from faceauth.config import Settings, get_settings
-from faceauth.web import api, operations
+from faceauth.web import api, docs, operations
 from faceauth.web.body_limit import BodySizeLimit
 from faceauth.web.errors import register_error_handlers
 from faceauth.web.pages.router import router as pages_router
@@ -52,7 +52,17 @@ def create_app(settings: Settings | None = None, vision: VisionModels | None = N
             stores.close()
             composition.stop_metrics(settings)
 
-    app = FastAPI(title="faceauth", version=faceauth.__version__, lifespan=lifespan)
+    # docs_url/redoc_url: web.docs serves both pages without a CDN. redirect_slashes off: Starlette
+    # builds that redirect from the request's Host header (GET /apps/ with Host: evil.example went to
+    # http://evil.example/apps); without it an unknown path, trailing slash or not, is a plain 404.
+    app = FastAPI(
+        title="faceauth",
+        version=faceauth.__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        redirect_slashes=False,
+    )
     app.state.settings = settings
     app.state.services = None
     app.state.inference_limiter = anyio.CapacityLimiter(max(1, settings.inference_concurrency))
@@ -63,6 +73,7 @@ def create_app(settings: Settings | None = None, vision: VisionModels | None = N
     register_error_handlers(app)
     app.include_router(api.router)
     app.include_router(pages_router)
+    app.include_router(docs.router)
     app.include_router(operations.router)  # /readyz, /metrics
 
     @app.get("/healthz", tags=["health"])

@@ -45,7 +45,9 @@ async def json_body(request: Request) -> Any:
     """The request's JSON (Starlette keeps the body, so reading it twice is free)."""
     try:
         return await request.json()
-    except ValueError as error:
+    except RecursionError as error:  # json nests by recursion: [[[[...]]]] a few hundred kB deep
+        raise ValidationFailed({"body": "JSON nested too deeply"}) from error
+    except ValueError as error:  # also UnicodeDecodeError
         raise ValidationFailed({"body": "malformed JSON"}) from error
 
 

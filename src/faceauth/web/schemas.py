@@ -88,11 +88,11 @@ class EnrollResponse(BaseModel):
 
 
 class VerifyResponse(BaseModel):
-    """200 with the full-stage token when the face matched; 401 without the token fields when not."""
+    """200 with the full-stage token when the face matched; 401 without the token fields when not.
+    No score in either: a returned similarity lets an attacker hill-climb (tune a picture until it
+    crosses the threshold). The score goes to the audit log and the server's log only."""
 
     verified: bool
-    similarity: float
-    threshold: float
     frames_used: int
     frames_rejected: list[Rejection]
     access_token: str | None = None

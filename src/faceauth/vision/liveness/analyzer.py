@@ -50,6 +50,9 @@ class SamplingPolicy:
     neutral_max_deg: float = 7.0
     blink_closed_ratio: float = 0.65
     min_track_overlap: float = 0.3  # detector box vs tracked box (IoU): below, another face
+    # Frames usable for matching wanted before sampling thins out: every steady frame is embedded
+    # until this many are, so a short challenge still has enough to match (min_good_frames + margin).
+    min_matching_frames: int = 8
 
 
 class LivenessAnalyzer:
@@ -194,6 +197,11 @@ class LivenessAnalyzer:
         )
         if since >= policy.max_gap:
             return True
+        if (
+            sum(1 for o in history if o.detected and o.faces == 1 and o.reason is None)
+            < policy.min_matching_frames
+        ):
+            return True  # not yet enough frames to match: embed until there are
         posed = [o for o in history if o.has_pose]
         previous = history[-1] if history else None
         if len(posed) >= 3 and previous is not None and previous.has_pose:

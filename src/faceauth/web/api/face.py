@@ -54,8 +54,6 @@ async def verify_face(
     result = verified.result
     body = VerifyResponse(
         verified=result.verified,
-        similarity=result.match.similarity,
-        threshold=result.match.threshold,
         frames_used=result.frames_used,
         frames_rejected=Rejection.all(result.frames_rejected),
     )

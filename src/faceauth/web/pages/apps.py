@@ -53,13 +53,13 @@ def add_app(
     return redirect("/apps?notice=app-added")
 
 
-@router.get("/apps/{app_id}")
+@router.get("/apps/{app_id:int}")  # /apps/abc matches no page: 404
 def app_page(request: Request, app_id: int, caller: FullPageCaller, services: ServicesDep) -> Response:
     app = services.apps.get(caller.user.id, app_id)
     return render(request, "app_detail.html", {"app": app}, active="apps")
 
 
-@router.post("/apps/{app_id}/delete")
+@router.post("/apps/{app_id:int}/delete")
 def remove_app(app_id: int, caller: FullPageCaller, services: ServicesDep) -> Response:
     services.apps.remove(caller.user.id, app_id)
     return redirect("/apps?notice=app-removed")

@@ -23,6 +23,7 @@ from faceauth.web.client_ip import client_ip
 from faceauth.web.csrf import renew_csrf_token
 from faceauth.web.deps import TOKEN_COOKIE, CsrfChecked, ServicesDep
 from faceauth.web.pages.rendering import (
+    DEVICE_COOKIE,
     STATIC_DIR,
     clear_token_cookie,
     friendly_field_errors,
@@ -47,6 +48,8 @@ def home(request: Request, services: ServicesDep) -> Response:
 @router.get("/static/{path:path}")
 def static_file(path: str) -> Response:
     """The pages' own CSS, script and icon, served locally (no CDN)."""
+    if "\x00" in path:  # the file system refuses it (ValueError): no such file
+        raise StarletteHTTPException(status_code=404)
     candidate = (STATIC_DIR / path).resolve()
     if not candidate.is_relative_to(STATIC_DIR) or not candidate.is_file():
         raise StarletteHTTPException(status_code=404)
@@ -105,7 +108,9 @@ def login(
     request: Request, services: ServicesDep, login: FormField = "", password: FormField = ""
 ) -> Response:
     try:
-        user = services.accounts.authenticate(login, password, client=client_ip(request))
+        user = services.accounts.authenticate(
+            login, password, client=client_ip(request), device_token=request.cookies.get(DEVICE_COOKIE)
+        )
     except AccountDisabled:  # raised only after the right password: the owner may know
         context = {
             "values": {"login": login},

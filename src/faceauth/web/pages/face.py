@@ -22,7 +22,7 @@ from faceauth.web.deps import ClientDep, CurrentCaller, ServicesDep
 from faceauth.web.face_input import FaceInputDep
 from faceauth.web.inference import run_inference
 from faceauth.web.pages.errors import RedirectToError
-from faceauth.web.pages.rendering import render, set_token_cookie
+from faceauth.web.pages.rendering import render, set_device_cookie, set_token_cookie
 from faceauth.web.pages.routing import PageRoute
 from faceauth.web.status_codes import rejections_json
 
@@ -101,22 +101,16 @@ async def verify(
         verified = await run_inference(request, services.face_login.verify, caller.claims, face, client)
     except (NotEnoughGoodFrames, ValidationFailed) as error:
         return capture_failure(error, face)
-    result = verified.result
-    scores: dict[str, Any] = {
-        "similarity": round(result.match.similarity, 4),
-        "threshold": result.match.threshold,
-    }
+    result = verified.result  # no score in the answer (see schemas.VerifyResponse)
     if verified.token is None:
-        message = (
-            "Your face did not match the enrolled one "
-            f"(similarity {result.match.similarity:.2f}, {result.match.threshold:.2f} needed). "
-            "Face the camera in good light and try again."
-        )
-        return capture_answer(False, message, result.frames_rejected, status_code=401, **scores)
+        message = "Your face did not match the enrolled one. Face the camera in good light and try again."
+        return capture_answer(False, message, result.frames_rejected, status_code=401)
     user = caller.user
     message = f"Welcome, {user.name or user.username}! Opening your applications…"
-    response = capture_answer(True, message, result.frames_rejected, redirect="/apps", **scores)
+    response = capture_answer(True, message, result.frames_rejected, redirect="/apps")
     set_token_cookie(request, response, verified.token)
+    # this browser is now a known device of the account: exempt from the per-account password lock
+    set_device_cookie(request, response, services.devices.issue(user.id), services.devices.max_age)
     return response
 
 

@@ -110,6 +110,23 @@ def set_token_cookie(request: Request, response: Response, issued: IssuedToken) 
     )
 
 
+DEVICE_COOKIE = "faceauth_device"
+
+
+def set_device_cookie(request: Request, response: Response, token: str, max_age: int) -> None:
+    """The known-device token (``service.devices``), after a full login: sent only with the login
+    form (path /login, SameSite=Strict), never readable by script; it outlives logouts on purpose."""
+    response.set_cookie(
+        DEVICE_COOKIE,
+        token,
+        max_age=max_age,
+        path="/login",
+        httponly=True,
+        samesite="strict",
+        secure=cookie_secure(request),
+    )
+
+
 def clear_token_cookie(request: Request, response: Response) -> None:
     response.delete_cookie(
         TOKEN_COOKIE, path="/", httponly=True, samesite="lax", secure=cookie_secure(request)
