@@ -54,9 +54,11 @@ def pytest_configure(config: pytest.Config) -> None:
 
     locate = registry.locate
 
-    def locate_in_e2e_tests_only(model: registry.ModelFile) -> Path:
+    def locate_in_e2e_tests_only(
+        model: registry.ModelFile, models_dir: Path | None = None, search_installed: bool = True
+    ) -> Path:
         require_e2e(f"loading the model file {model.name}")
-        return locate(model)
+        return locate(model, models_dir, search_installed)
 
     registry.locate = locate_in_e2e_tests_only
 

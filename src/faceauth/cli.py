@@ -1,4 +1,5 @@
-"""The ``faceauth`` command line: serve, compare, eval, db, keys, events, clients, oidc."""
+"""The ``faceauth`` command line: serve, compare, eval, db, keys, events, clients, oidc, models, users,
+face."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from faceauth import cli_oidc
+from faceauth.cli_admin import add_admin_commands
+from faceauth.cli_models import add_models_commands
 from faceauth.config import Settings, get_settings
 from faceauth.domain import FaceAuthError
 
@@ -132,26 +135,31 @@ def cmd_serve(args: argparse.Namespace) -> int:
     development mode, keys generated and migrations applied) once here, before any worker starts."""
     import uvicorn
 
-    from faceauth import composition
+    from faceauth import composition, logs, serve_checks
 
     settings = get_settings()
     try:
         composition.check_secrets(settings)
         composition.open_database(settings).close()
+        serve_checks.check_models(settings)
     except FaceAuthError as error:
         print(f"faceauth serve: {error}", file=sys.stderr)
         return 2
     print(listening_line(args.host, args.port), flush=True)
-    uvicorn.run(
-        "faceauth.web.app:create_app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        # faceauth reads X-Forwarded-For itself, and only from FACEAUTH_TRUSTED_PROXIES (web.client_ip)
-        proxy_headers=False,
-        log_level="info" if args.verbose else "warning",
-    )
+    level = "debug" if args.verbose else settings.log_level
+    with serve_checks.metrics_folder(settings):
+        uvicorn.run(
+            "faceauth.web.app:create_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            # faceauth reads X-Forwarded-For itself, and only from FACEAUTH_TRUSTED_PROXIES (web.client_ip)
+            proxy_headers=False,
+            log_config=logs.logging_config(settings.log_format, level),  # applied in every worker
+            log_level=level,
+            access_log=False,  # faceauth.access logs each request (web.request_log)
+        )
     return 0
 
 
@@ -310,16 +318,21 @@ def build_parser() -> argparse.ArgumentParser:
     events.add_argument("--json", action="store_true", help="print JSON")
     events.set_defaults(handler=cmd_events)
     cli_oidc.add_commands(commands)  # faceauth clients ..., faceauth oidc rotate-key
+
+    add_models_commands(commands)
+    add_admin_commands(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    from faceauth import logs
+
+    # FACEAUTH_LOG_FORMAT everywhere; commands other than serve log warnings only, unless -v.
+    settings = get_settings()
+    level = "debug" if args.verbose else settings.log_level if args.command == "serve" else "warning"
+    if not logging.getLogger().handlers:  # as logging.basicConfig: a host (pytest) may have set one
+        logs.configure(settings.log_format, level)
     handler = args.handler
     return int(handler(args))
 

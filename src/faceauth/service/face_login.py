@@ -16,6 +16,8 @@ were streamed before (``service.liveness``). The rules, each in this one place:
   (the OpenID Connect provider reports both in ``acr``/``amr``);
 - after a verified face, a pending OpenID Connect sign-in (``service.oidc_signin``) is where the
   browser goes back to.
+- every verification's outcome is counted for ``/metrics`` (success, no_match, not_live, locked,
+  too_few_frames).
 
 Every method is synchronous and may run for a second or more (face detection and embedding): the web
 layer runs it in a worker thread."""
@@ -26,8 +28,16 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from faceauth import metrics
 from faceauth.config import Settings
-from faceauth.domain import BurstEmbeddings, InsufficientStage, LivenessFailed, LivenessRequired
+from faceauth.domain import (
+    AccountLocked,
+    BurstEmbeddings,
+    InsufficientStage,
+    LivenessFailed,
+    LivenessRequired,
+    NotEnoughGoodFrames,
+)
 from faceauth.service.faces import EnrollmentResult, FaceService, VerificationResult
 from faceauth.service.liveness import ChallengePurpose, LivenessService
 from faceauth.service.oidc_signin import PendingSignIns
@@ -104,8 +114,19 @@ class FaceLoginService:
         different person is a result (``verified`` false), not an error. ``sign_in``: the sealed
         pending OpenID Connect sign-in the browser carries, if any (its URL is ``return_url``)."""
         user_id = claims.user_id
-        frames = self._burst(user_id, face, ChallengePurpose.VERIFY, client)
-        result = self.faces.verify(user_id, frames, client)
+        try:
+            frames = self._burst(user_id, face, ChallengePurpose.VERIFY, client)
+            result = self.faces.verify(user_id, frames, client)
+        except AccountLocked:
+            metrics.record_login("face", "locked")
+            raise
+        except LivenessFailed:
+            metrics.record_login("face", "not_live")
+            raise
+        except NotEnoughGoodFrames:
+            metrics.record_login("face", "too_few_frames")
+            raise
+        metrics.record_login("face", "success" if result.verified else "no_match")
         # the score stays on the server (log and audit log): a client given it could hill-climb
         logger.info(
             "face verification of user %d: similarity %.4f, threshold %.4f, %s",

@@ -37,6 +37,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from faceauth import metrics
 from faceauth.config import Settings
 from faceauth.domain import (
     BurstEmbeddings,
@@ -340,6 +341,7 @@ class LivenessService:
                 self.storage.record_event(
                     "liveness", success=False, user_id=user_id, client=client, detail="expired"
                 )
+                metrics.record_liveness(purpose.value, "expired", (), 0)
                 raise ChallengeExpired()
             observations = [self._observation(user_id, item) for item in self.store.frames(key)]
         finally:
@@ -372,6 +374,8 @@ class LivenessService:
             len(moves),
             detail,
         )
+        outcome = "live" if verdict.live else verdict.reason or "failed"
+        metrics.record_liveness(purpose.value, outcome, challenge.moves, verdict.moves_done)
         if not verdict.live or verdict.burst is None:
             raise LivenessFailed(
                 verdict.reason or "failed",

@@ -68,6 +68,21 @@ def password_subject(user_id: int | None, login: str) -> str:
     return f"login:{digest}"
 
 
+@dataclass(frozen=True)
+class AccountKeys:
+    """Every lock-out key of one account: exact keys, and prefixes of the per-address keys."""
+
+    exact: tuple[str, ...]
+    prefixes: tuple[str, ...]
+
+
+def account_keys(user_id: int) -> AccountKeys:
+    """The keys ``faceauth users unlock`` lifts: the face step, and the password step from all
+    addresses and from each address."""
+    subject = password_subject(user_id, "")
+    return AccountKeys(exact=(face_key(user_id), f"password:{subject}"), prefixes=(f"password:{subject}|",))
+
+
 class LockoutService:
     def __init__(self, store: AbuseStore, settings: Settings) -> None:
         self.store = store

@@ -12,6 +12,7 @@ from faceauth.service.face_login import FaceLoginService
 from faceauth.service.faces import FaceService
 from faceauth.service.liveness import LivenessService
 from faceauth.service.oidc_signin import OidcComponents
+from faceauth.service.operations import OperationsService
 from faceauth.service.privacy import PrivacyService
 from faceauth.service.ratelimits import RateLimitService
 from faceauth.service.tokens import TokenService
@@ -30,3 +31,4 @@ class Services:
     rate_limits: RateLimitService
     devices: DeviceService  # known-device tokens (the web pages keep them in a cookie)
     oidc: OidcComponents  # the OpenID Connect provider (docs/oidc.md)
+    operations: OperationsService

@@ -124,6 +124,8 @@ class TokenService:
         to a deleted account whose id was given again (SQLite reuses the highest id after a delete)."""
         if claims.issued_at < user.created_at.replace(microsecond=0):
             raise InvalidToken("the account no longer exists")
+        if user.disabled:
+            raise InvalidToken("the account is disabled")
 
     def revoke(self, claims: TokenClaims) -> None:
         self.storage.revoke_token(claims.jti, claims.expires_at)

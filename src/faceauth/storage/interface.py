@@ -1,4 +1,4 @@
-"""The storage interfaces the service layer depends on, and nothing more: three Protocols and the
+"""The storage interfaces the service layer depends on, and nothing more: four Protocols and the
 plain records they return. No implementation is imported here (no SQLAlchemy, no pymongo).
 
 - ``StorageBackend``: users, face templates, apps, revoked tokens, the audit log. Two implementations:
@@ -8,8 +8,11 @@ plain records they return. No implementation is imported here (no SQLAlchemy, no
   the rate-limit middleware). SQL only: ``faceauth.storage.sql.abuse.SqlAbuseStore``.
 - ``ChallengeStore``: liveness challenges and their frames (``faceauth.service.liveness``). SQL only:
   ``faceauth.storage.sql.challenges.SqlChallengeStore``.
+- ``AdminStore``: the account list, the disabled flag, an account's lock-outs, readiness
+  (``faceauth.service.admin``, ``/readyz``, ``/metrics``). SQL only:
+  ``faceauth.storage.sql.admin.SqlAdminStore``.
 
-``faceauth.storage.stores.open_stores`` opens all three from one database URL.
+``faceauth.storage.stores.open_stores`` opens all four from one database URL.
 
 Rules every ``StorageBackend`` keeps:
 
@@ -246,4 +249,38 @@ class ChallengeStore(Protocol):
     def abandon_expired(self, user_id: int, purpose: str, now: datetime) -> int:
         """Marks the user's unused challenges for ``purpose`` whose deadline is before ``now`` used
         (abandoned), atomically; returns how many this call marked (each is counted once)."""
+        ...
+
+
+@runtime_checkable
+class AdminStore(Protocol):
+    """What the operator's commands (``service.admin``), ``/readyz`` and ``/metrics`` need beyond
+    ``StorageBackend``. SQL only: ``faceauth.storage.sql.admin.SqlAdminStore``."""
+
+    def list_users(self) -> list[User]:
+        """Every account, by id."""
+        ...
+
+    def set_disabled(self, user_id: int, disabled_at: datetime | None) -> bool:
+        """Sets (a time) or clears (None) the disabled flag; False when there is no such user."""
+        ...
+
+    def lockouts_in_force(
+        self, keys: Sequence[str], prefixes: Sequence[str], now: datetime
+    ) -> list[tuple[str, datetime]]:
+        """Lock-outs in force at ``now`` whose key is one of ``keys`` or starts with one of
+        ``prefixes``: (key, locked until)."""
+        ...
+
+    def clear_lockouts(self, keys: Sequence[str], prefixes: Sequence[str]) -> int:
+        """Lifts those lock-outs and forgets those keys' counted failures; the lock-outs lifted
+        (ended ones included)."""
+        ...
+
+    def active_lockouts_by_step(self, now: datetime) -> dict[str, int]:
+        """Lock-outs in force at ``now``, by step (the key's first part: ``face``, ``password``)."""
+        ...
+
+    def readiness_problem(self) -> str | None:
+        """None when the database answers and its schema is this version's; else the reason."""
         ...

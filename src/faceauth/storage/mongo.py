@@ -264,6 +264,7 @@ def _user(document: Document) -> User:
         phone=document["phone"],
         password_hash=document["password_hash"],
         created_at=as_utc(document["created_at"]),
+        disabled_at=as_utc(document["disabled_at"]) if document.get("disabled_at") else None,
     )
 
 

@@ -1,9 +1,9 @@
 """Open what a database URL names, in one place: ``open_stores`` for everything the web app needs
-(the storage backend, the abuse, challenge and OpenID Connect stores, sharing one connection pool), and
-``open_backend`` for the storage backend alone (the CLI's ``db upgrade``, ``keys rotate``, ``events``).
+(the storage backend, the abuse, challenge, OpenID Connect and admin stores, sharing one connection pool),
+and ``open_backend`` for the storage backend alone (the CLI's ``db upgrade``, ``keys rotate``, ``events``).
 
 ``mongodb://`` (or ``mongodb+srv://``) gives MongoStorage (needs the ``mongo`` extra); anything else
-the SQL stores (SQLite, PostgreSQL). The abuse, challenge and OpenID Connect stores have no MongoDB
+the SQL stores (SQLite, PostgreSQL). The abuse, challenge, OpenID Connect and admin stores have no MongoDB
 implementation, so ``open_stores`` refuses a MongoDB URL with a ConfigurationError that says so."""
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ from dataclasses import dataclass
 
 from faceauth.config import Settings
 from faceauth.domain import ConfigurationError
-from faceauth.storage.interface import AbuseStore, ChallengeStore, StorageBackend
+from faceauth.storage.interface import AbuseStore, AdminStore, ChallengeStore, StorageBackend
 from faceauth.storage.oidc_interface import OidcStore
 from faceauth.storage.sql.abuse import SqlAbuseStore
+from faceauth.storage.sql.admin import SqlAdminStore
 from faceauth.storage.sql.backend import SqlStorage
 from faceauth.storage.sql.challenges import SqlChallengeStore
 from faceauth.storage.sql.database import SqlDatabase
@@ -31,6 +32,7 @@ class Stores:
     abuse: AbuseStore
     challenges: ChallengeStore
     oidc: OidcStore  # OpenID Connect clients, codes, consents, issued tokens
+    admin: AdminStore
 
     def prepare_schema(self, settings: Settings) -> None:
         """Development: apply pending migrations; production: refuse an outdated schema."""
@@ -49,9 +51,9 @@ def open_stores(url: str) -> Stores:
     """Every store the web app needs, on the database ``url`` names. ConfigurationError for MongoDB."""
     if is_mongodb_url(url):
         raise ConfigurationError(
-            "the web app needs an SQL database (SQLite or PostgreSQL), not MongoDB: the lock-out, "
-            "rate-limit, liveness and OpenID Connect stores have no MongoDB implementation yet "
-            "(docs/storage.md)"
+            "the web app and the admin commands need an SQL database (SQLite or PostgreSQL), not "
+            "MongoDB: the lock-out, rate-limit, liveness, OpenID Connect and admin stores have no "
+            "MongoDB implementation yet (docs/storage.md)"
         )
     database = SqlDatabase.from_url(url)
     return Stores(
@@ -59,6 +61,7 @@ def open_stores(url: str) -> Stores:
         abuse=SqlAbuseStore(database),
         challenges=SqlChallengeStore(database),
         oidc=SqlOidcStore(database),
+        admin=SqlAdminStore(database),
     )
 
 

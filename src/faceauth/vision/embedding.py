@@ -16,6 +16,7 @@ import onnxruntime as ort
 
 from faceauth.domain import Embedding, Face
 from faceauth.vision.alignment import AlignmentMethod, extract_face
+from faceauth.vision.timing import timed
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,8 @@ class FaceNetEmbedder:
     def embed(self, faces: Sequence[FaceInImage]) -> list[Embedding]:
         if not faces:
             return []
-        crops = [self.crop(face) for face in faces]
-        batch = np.stack([prewhiten(crop).transpose(2, 0, 1) for crop in crops]).astype(np.float32)
-        (raw,) = self._session.run(None, {self._input: batch})
-        return list(l2_normalise(raw))
+        with timed("embed"):
+            crops = [self.crop(face) for face in faces]
+            batch = np.stack([prewhiten(crop).transpose(2, 0, 1) for crop in crops]).astype(np.float32)
+            (raw,) = self._session.run(None, {self._input: batch})
+            return list(l2_normalise(raw))

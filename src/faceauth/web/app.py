@@ -20,11 +20,12 @@ import faceauth
 from faceauth import composition
 from faceauth.composition import VisionModels
 from faceauth.config import Settings, get_settings
-from faceauth.web import api, docs, oidc
+from faceauth.web import api, docs, oidc, operations
 from faceauth.web.body_limit import BodySizeLimit
 from faceauth.web.errors import register_error_handlers
 from faceauth.web.pages.router import router as pages_router
 from faceauth.web.ratelimit import RateLimit
+from faceauth.web.request_log import RequestLog
 from faceauth.web.security_headers import SecurityHeaders
 
 logger = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None, vision: VisionModels | None = N
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         composition.check_secrets(settings)
         stores = composition.open_database(settings)
+        composition.start_metrics(settings)
         try:
             models = vision
             if models is None:
@@ -65,6 +67,7 @@ def create_app(settings: Settings | None = None, vision: VisionModels | None = N
         finally:
             app.state.services = None
             stores.close()
+            composition.stop_metrics(settings)
 
     # docs_url/redoc_url: web.docs serves both pages without a CDN. redirect_slashes off: Starlette
     # builds that redirect from the request's Host header (GET /apps/ with Host: evil.example went to
@@ -82,12 +85,14 @@ def create_app(settings: Settings | None = None, vision: VisionModels | None = N
     app.state.inference_limiter = anyio.CapacityLimiter(max(1, settings.inference_concurrency))
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(RateLimit)  # before the body is read
-    app.add_middleware(SecurityHeaders, settings=settings)  # outermost: every answer gets them
+    app.add_middleware(SecurityHeaders, settings=settings)  # every answer gets them
+    app.add_middleware(RequestLog, metrics_enabled=settings.metrics_enabled)  # outermost: sees all
     register_error_handlers(app)
     app.include_router(api.router)
     app.include_router(oidc.router)
     app.include_router(pages_router)
     app.include_router(docs.router)
+    app.include_router(operations.router)  # /readyz, /metrics
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> JSONResponse:

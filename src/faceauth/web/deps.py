@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from faceauth.domain import InvalidToken, User
+from faceauth.logs import note_user
 from faceauth.service.services import Services
 from faceauth.service.tokens import Stage, TokenClaims
 from faceauth.web.client_ip import client_ip
@@ -71,6 +72,7 @@ def identify(request: Request, services: Services) -> Caller:
     if user is None:
         raise InvalidToken("the account no longer exists")
     services.tokens.check_subject(claims, user)
+    note_user(user.id)  # the request's log lines name the user from here on
     caller = Caller(user=user, claims=claims)
     request.state.caller = caller
     return caller

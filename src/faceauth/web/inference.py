@@ -10,6 +10,8 @@ from typing import Any, TypeVar
 import anyio.to_thread
 from fastapi import Request
 
+from faceauth import metrics
+
 T = TypeVar("T")
 
 
@@ -17,4 +19,10 @@ async def run_inference(request: Request, function: Callable[..., T], *args: Any
     """``function(*args)`` in a worker thread, at most ``inference_concurrency`` at a time per
     worker process (``app.state.inference_limiter``, set by ``create_app``)."""
     limiter: anyio.CapacityLimiter = request.app.state.inference_limiter
-    return await anyio.to_thread.run_sync(functools.partial(function, *args), limiter=limiter)
+    with metrics.inference_slot_waiting():  # the queue depth an operator watches
+        await limiter.acquire()
+    try:
+        with metrics.inference_running():
+            return await anyio.to_thread.run_sync(functools.partial(function, *args))
+    finally:
+        limiter.release()

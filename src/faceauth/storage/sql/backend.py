@@ -62,7 +62,7 @@ class SqlStorage:
         except IntegrityError:
             self._raise_if_taken(username, email)
             raise
-        return _user(row)
+        return user_from_row(row)
 
     def _raise_if_taken(self, username: str, email: str) -> None:
         with self.database.session() as session:
@@ -74,7 +74,7 @@ class SqlStorage:
     def get_user(self, user_id: int) -> User | None:
         with self.database.session() as session:
             row = session.get(UserRow, user_id)
-            return _user(row) if row is not None else None
+            return user_from_row(row) if row is not None else None
 
     def find_user_by_login(self, login: str) -> User | None:
         """``login`` is a username or an email address, matched case-insensitively."""
@@ -82,7 +82,7 @@ class SqlStorage:
         with self.database.session() as session:
             column = UserRow.email if "@" in login else UserRow.username
             row = session.scalar(select(UserRow).where(column == login))
-            return _user(row) if row is not None else None
+            return user_from_row(row) if row is not None else None
 
     def delete_user(self, user_id: int) -> bool:
         """Deletes the user; their face template and apps go with them (ON DELETE CASCADE), and
@@ -273,7 +273,7 @@ def _execute_delete(session: Session, statement: Delete) -> int:
     return rowcount(session.execute(statement))
 
 
-def _user(row: UserRow) -> User:
+def user_from_row(row: UserRow) -> User:
     return User(
         id=row.id,
         name=row.name,
@@ -282,6 +282,7 @@ def _user(row: UserRow) -> User:
         phone=row.phone,
         password_hash=row.password_hash,
         created_at=as_utc(row.created_at),
+        disabled_at=as_utc(row.disabled_at) if row.disabled_at is not None else None,
     )
 
 

@@ -49,6 +49,8 @@ class UserRow(Base):
     phone: Mapped[str] = mapped_column(String(20))
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # set by `faceauth users disable` (migration 0005); a disabled account cannot log in
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class FaceTemplateRow(Base):

@@ -8,7 +8,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from faceauth.domain import EmailTaken, InvalidCredentials, InvalidToken, UsernameTaken, ValidationFailed
+from faceauth.domain import (
+    AccountDisabled,
+    EmailTaken,
+    InvalidCredentials,
+    InvalidToken,
+    UsernameTaken,
+    ValidationFailed,
+)
 from faceauth.service.accounts import Registration
 from faceauth.service.services import Services
 from faceauth.service.tokens import Stage
@@ -105,6 +112,12 @@ def login(
         user = services.accounts.authenticate(
             login, password, client=client_ip(request), device_token=request.cookies.get(DEVICE_COOKIE)
         )
+    except AccountDisabled:  # raised only after the right password: the owner may know
+        context = {
+            "values": {"login": login},
+            "form_message": "This account has been disabled by the administrator, so it cannot log in.",
+        }
+        return render(request, "login.html", context, status_code=403, active="login")
     except InvalidCredentials:
         context = {
             "values": {"login": login},

@@ -2,7 +2,7 @@
 cipher (so asking again while one is open gives the same challenge back, not a new draw).
 
 Revision ID: 0006
-Revises: 0004_oidc
+Revises: 0005
 Create Date: 2026-12-02
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006"
-down_revision: str | None = "0004_oidc"
+down_revision: str | None = "0005"
 branch_labels: str | None = None
 depends_on: str | None = None
 
