@@ -55,16 +55,38 @@ def nuaa_real_frames() -> list[SessionFrame]:
     return [SessionFrame(root / row["path"], row["identity"], row["session"]) for row in rows]
 
 
-def cache_path(name: str) -> Path:
-    return CACHE / (name.replace("/", "__") + ".npz")
+def cache_path(name: str, shard: tuple[int, int] | None = None) -> Path:
+    suffix = f".shard{shard[0]}of{shard[1]}" if shard else ""
+    return CACHE / (name.replace("/", "__") + suffix + ".npz")
 
 
-def embed_stills(name: str, recognition: Recognition) -> None:
+def load_cache(name: str) -> dict[str, np.ndarray]:
+    """A set's cached arrays; a set embedded in shards (``--shard``) is put back together."""
+    whole = cache_path(name)
+    if whole.is_file():
+        return dict(np.load(whole))
+    parts = sorted(CACHE.glob(whole.stem + ".shard*of*.npz"))
+    if not parts:
+        raise FileNotFoundError(f"{name} is not embedded yet: python bench/recognition_data.py --sets {name}")
+    loaded = [dict(np.load(part)) for part in parts]
+    return {
+        key: (
+            np.concatenate([part[key] for part in loaded])
+            if loaded[0][key].ndim
+            else np.sum([part[key] for part in loaded])
+        )
+        for key in loaded[0]
+    }
+
+
+def embed_stills(name: str, recognition: Recognition, shard: tuple[int, int] | None = None) -> None:
     images = [
         image
         for image in evaluation.read_images_csv(data_root() / name / "images.csv")
         if image.identity not in NOT_A_PERSON
     ]
+    if shard:
+        images = images[shard[0] :: shard[1]]
     found = np.zeros(len(images), dtype=bool)
     vectors = {
         embedder.name: np.zeros((len(images), embedder.dim), np.float32) for embedder in recognition.embedders
@@ -80,7 +102,7 @@ def embed_stills(name: str, recognition: Recognition) -> None:
             vectors[model][index] = vector
     seconds = time.perf_counter() - started
     np.savez(
-        cache_path(name),
+        cache_path(name, shard),
         identities=np.asarray([image.identity for image in images]),
         paths=np.asarray([str(image.path) for image in images]),
         found=found,
@@ -111,16 +133,21 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--sets", nargs="*", default=[*STILL_SETS, NUAA])
+    parser.add_argument("--shard", help="I/N: embed every N-th image from the I-th (stills only)")
+    parser.add_argument("--threads", type=int, default=0, help="inference threads (0: cores / workers)")
     args = parser.parse_args()
+    shard = tuple(int(part) for part in args.shard.split("/")) if args.shard else None
     CACHE.mkdir(parents=True, exist_ok=True)
-    settings = Settings(data_dir=Path(tempfile.gettempdir()) / "faceauth-bench")
+    settings = Settings(
+        data_dir=Path(tempfile.gettempdir()) / "faceauth-bench", inference_threads=args.threads
+    )
     engine = FaceEngine.load(settings)
     recognition = Recognition(engine, load_embedders(engine, MODELS))
     for name in args.sets:
         if name == NUAA:
             embed_nuaa(recognition)
         else:
-            embed_stills(name, recognition)
+            embed_stills(name, recognition, shard)  # type: ignore[arg-type]
 
 
 if __name__ == "__main__":

@@ -115,6 +115,14 @@ class Settings(BaseSettings):
     quality_max_pitch: float = 0.35  # nose height between eyes and mouth, 0 frontal, +-1 extreme
     quality_min_face_score: float = 0.90  # O-Net confidence
 
+    # --- recognition models (docs: README "Recognition") -------------------------------------
+    # Which models embed faces, in this order: "facenet", "sface", or both (their scores fused,
+    # vision/fusion.py). One model is faster; both are more accurate. Templates record their models.
+    recognition_models: tuple[str, ...] = ("facenet", "sface")
+    # In a login burst the models after the first embed only this many of the sharpest accepted
+    # frames (0: every accepted frame), to keep the verify fast; enrollment embeds every frame.
+    recognition_best_frames: int = 4
+
     # --- matching -------------------------------------------------------------------------------
     # Cosine similarity between the mean embedding of a login burst and the enrolled template.
     # Chosen from data: the lowest threshold at which at most 1e-4 of the 8.6 million different-person
