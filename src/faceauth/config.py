@@ -116,9 +116,10 @@ class Settings(BaseSettings):
     quality_min_face_score: float = 0.90  # O-Net confidence
 
     # --- recognition models (docs: README "Recognition") -------------------------------------
-    # Which models embed faces, in this order: "facenet", "sface", or both (their scores fused,
-    # vision/fusion.py). One model is faster; both are more accurate. Templates record their models.
-    recognition_models: tuple[str, ...] = ("facenet", "sface")
+    # Which models embed faces, in this order: "sface", "facenet", or both (JSON list; their scores
+    # fused, vision/fusion.py). SFace alone was as accurate as the fusion on the calibration data and
+    # is the fastest (docs/recognition.md). Templates record their models.
+    recognition_models: tuple[str, ...] = ("sface",)
     # In a login burst the models after the first embed only this many of the sharpest accepted
     # frames (0: every accepted frame), to keep the verify fast; enrollment embeds every frame.
     recognition_best_frames: int = 4

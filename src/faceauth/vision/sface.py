@@ -8,6 +8,7 @@ and the warped face goes in as raw BGR 0-255 floats, channels first, with no nor
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -61,8 +62,18 @@ def to_input(aligned_rgb: Sequence[np.ndarray]) -> np.ndarray:
     return np.stack([crop[:, :, ::-1].transpose(2, 0, 1) for crop in aligned_rgb]).astype(np.float32)
 
 
+class FaceInImage(Protocol):
+    """A detected face with the RGB image it was found in (``vision.embedding.FaceInImage``)."""
+
+    @property
+    def image(self) -> np.ndarray: ...
+
+    @property
+    def face(self) -> Face: ...
+
+
 class SFaceEmbedder:
-    """Embeds the faces of an RGB image, given their MTCNN boxes and landmarks."""
+    """Embeds detected faces (box and five landmarks) of RGB images; the ``Embedder`` interface."""
 
     name = NAME
     version = VERSION
@@ -70,6 +81,10 @@ class SFaceEmbedder:
 
     def __init__(self, session: ort.InferenceSession) -> None:
         self._session = session
+
+    def embed(self, faces: Sequence[FaceInImage]) -> list[Embedding]:
+        """One embedding per face; faces of different images go in one batch."""
+        return self.embed_aligned([align(face.image, face.face) for face in faces])
 
     def embed_faces(self, image_rgb: np.ndarray, faces: Sequence[Face]) -> list[Embedding]:
         if not faces:
