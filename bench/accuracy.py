@@ -148,9 +148,7 @@ def main() -> None:
         started = time.perf_counter()
         report[folder] = {"faceauth": evaluate_set(labelled(folder), ours, threshold)[0]}
         print(f"{folder}: {time.perf_counter() - started:.0f} s", file=sys.stderr)
-    landmark_engine = FaceEngine(
-        engine.detector, engine.embedder, settings.model_copy(update={"alignment": "landmarks"})
-    )
+    landmark_engine = FaceEngine.load(settings.model_copy(update={"alignment": "landmarks"}))
     report["faces/deepface_tests"]["faceauth_landmark_alignment"] = evaluate_set(  # type: ignore[index]
         labelled("faces/deepface_tests"),
         lambda data: landmark_engine.embed_image(data, largest_face=True),

@@ -106,10 +106,13 @@ def nuaa_eyes(mesh: FaceMesh, root: Path) -> None:
 def box_sources(frames: list[np.ndarray], mesh: FaceMesh) -> None:
     """How much yaw, pitch and eye openness depend on where the face box comes from: BlazeFace (the
     module's own detector), MTCNN (faceauth's detector), and MTCNN boxes shifted and scaled at random."""
-    from faceauth.vision import runtime
+    from faceauth.model_zoo import registry
     from faceauth.vision.detection import DetectorConfig, MTCNNDetector
 
-    pnet, rnet, onet = (runtime.create_session(path, 1) for path in runtime.mtcnn_model_paths())
+    pnet, rnet, onet = (
+        registry.open_session(model, 1, None)
+        for model in (registry.MTCNN_PNET, registry.MTCNN_RNET, registry.MTCNN_ONET)
+    )
     detector = MTCNNDetector(pnet, rnet, onet, DetectorConfig(min_face_size=40, max_side=640))
     rng = np.random.default_rng(0)
     boxes, jittered = [], []
@@ -132,7 +135,7 @@ def box_sources(frames: list[np.ndarray], mesh: FaceMesh) -> None:
                 a, b = variant.measure(frame), variant.measure(frame, box) if box else None
                 if a is not None and b is not None:
                     ear = (a.left_ear + a.right_ear - b.left_ear - b.right_ear) / 2
-                    diffs.append((abs(a.yaw - b.yaw), abs(a.pitch - b.pitch), abs(ear)))
+                    diffs.append((abs(a.yaw_deg - b.yaw_deg), abs(a.pitch_deg - b.pitch_deg), abs(ear)))
             d = np.array(diffs)
             print(
                 f"refine={refine!s:5} {label:33s} vs BlazeFace box: |d yaw| median {np.median(d[:, 0]):.2f} "

@@ -89,7 +89,11 @@ class Judge:
         return self.analyzer.observe(rgb, 0.0).usable_for_matching
 
     def observe(self, frames: list[np.ndarray]) -> list[FrameObservation]:
-        return [self.analyzer.observe(frame, i / FPS) for i, frame in enumerate(frames)]
+        """The frames as one stream, as the service observes a challenge (tracking from frame to frame)."""
+        observed: list[FrameObservation] = []
+        for i, frame in enumerate(frames):
+            observed.append(self.analyzer.observe(frame, i / FPS, observed))
+        return observed
 
     def verdicts(self, observations: list[FrameObservation]) -> dict[str, object]:
         """Which of the six challenges this stream passes, and why the others fail."""
@@ -149,7 +153,7 @@ def photo_sequence_streams(
         rgb = compose_frame(photo.path)
         pose = mesh.measure(rgb)
         if pose is not None and judge.usable_still(rgb):
-            by_person[photo.identity].append((rgb, pose.yaw, (pose.left_ear + pose.right_ear) / 2))
+            by_person[photo.identity].append((rgb, pose.yaw_deg, (pose.left_ear + pose.right_ear) / 2))
     result = []
     for person, shots in sorted(by_person.items()):
         if len(shots) < 3:

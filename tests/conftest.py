@@ -17,7 +17,10 @@ from typing import TYPE_CHECKING
 import pytest
 
 from faceauth.config import Settings
-from faceauth.storage import Storage, migrate
+from faceauth.service.lockout import LockoutService
+from faceauth.storage.sql import migrate
+from faceauth.storage.sql.abuse import SqlAbuseStore
+from faceauth.storage.sql.backend import SqlStorage
 from support import LiveServer, make_settings, serve_in_thread, shared_data_root, wipe_postgres
 
 if TYPE_CHECKING:
@@ -74,12 +77,18 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 @pytest.fixture
-def storage(database_url: str) -> Iterator[Storage]:
+def storage(database_url: str) -> Iterator[SqlStorage]:
     """A migrated, empty database behind the storage interface."""
-    store = Storage.from_url(database_url)
+    store = SqlStorage.from_url(database_url)
     migrate.upgrade(store.engine)
     yield store
     store.close()
+
+
+@pytest.fixture
+def lockouts(storage: SqlStorage, settings: Settings) -> LockoutService:
+    """Lock-outs kept in the test database (its abuse store), as the app builds them."""
+    return LockoutService(SqlAbuseStore(storage.database), settings)
 
 
 # --- a real server with the real vision engine, for the API tests --------------------------------
@@ -97,9 +106,11 @@ def face_engine() -> FaceEngine:
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory, face_engine: FaceEngine) -> Iterator[LiveServer]:
     """uvicorn serving ``create_app`` on a free loopback port, in a thread of this process, with its
-    own temporary data folder and SQLite database. Liveness is not built yet, so it is off."""
+    own temporary data folder and SQLite database. Liveness is off: the API tests post plain bursts
+    (tests/web/test_liveness_api.py covers challenges)."""
+    from faceauth.composition import load_vision
     from faceauth.web.app import create_app
 
     settings = make_settings(tmp_path_factory.mktemp("server"), liveness_required=False)
-    with serve_in_thread(create_app(settings, face_engine), settings) as server:
+    with serve_in_thread(create_app(settings, load_vision(settings, face_engine)), settings) as server:
         yield server

@@ -20,8 +20,8 @@ import pytest
 from sqlalchemy import text
 
 from faceauth.config import Settings, default_data_dir
-from faceauth.storage import Storage
-from faceauth.storage.models import Base
+from faceauth.storage.sql.backend import SqlStorage
+from faceauth.storage.sql.tables import Base
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,7 +43,7 @@ def make_settings(data_dir: Path, **overrides: object) -> Settings:
 
 
 def wipe_postgres(url: str) -> None:
-    storage = Storage.from_url(url)
+    storage = SqlStorage.from_url(url)
     try:
         Base.metadata.drop_all(storage.engine)
         with storage.engine.begin() as connection:
@@ -59,7 +59,7 @@ class LiveServer:
 
     def count_rows(self, table: str, user_id: int) -> int:
         """Read the server's database directly (not through its API)."""
-        storage = Storage.from_url(self.settings.resolved_database_url)
+        storage = SqlStorage.from_url(self.settings.resolved_database_url)
         try:
             with storage.engine.connect() as connection:
                 query = text(f"SELECT COUNT(*) FROM {table} WHERE user_id = :user_id")

@@ -44,19 +44,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     development mode, keys generated and migrations applied) once here, before any worker starts."""
     import uvicorn
 
-    from faceauth.storage import Storage, migrate
-    from faceauth.storage.keys import check_production_settings, resolve_secret_key, resolve_template_key
+    from faceauth import composition
 
     settings = get_settings()
     try:
-        check_production_settings(settings)
-        resolve_secret_key(settings)
-        resolve_template_key(settings)
-        storage = Storage.from_url(settings.resolved_database_url)
-        try:
-            migrate.prepare_schema(storage.engine, settings)
-        finally:
-            storage.close()
+        composition.check_secrets(settings)
+        composition.open_database(settings).close()
     except FaceAuthError as error:
         print(f"faceauth serve: {error}", file=sys.stderr)
         return 2
@@ -75,25 +68,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     """Apply pending database migrations (FACEAUTH_DATABASE_URL, or SQLite in the data folder)."""
-    from faceauth.storage import Storage, migrate
-    from faceauth.storage.factory import is_mongodb_url, open_storage
+    from faceauth.storage.sql import migrate
+    from faceauth.storage.sql.database import SqlDatabase
+    from faceauth.storage.stores import is_mongodb_url, open_backend
 
     settings = get_settings()
     if is_mongodb_url(settings.resolved_database_url):
-        backend = open_storage(settings.resolved_database_url)
+        backend = open_backend(settings.resolved_database_url)
         try:
             backend.prepare_schema(settings)
         finally:
             backend.close()
         print("MongoDB: indexes created (MongoDB needs no migrations)")
         return 0
-    storage = Storage.from_url(settings.resolved_database_url)
+    database = SqlDatabase.from_url(settings.resolved_database_url)
     try:
-        before = migrate.schema_status(storage.engine)
-        migrate.upgrade(storage.engine, args.revision)
-        after = migrate.schema_status(storage.engine)
+        before = migrate.schema_status(database.engine)
+        migrate.upgrade(database.engine, args.revision)
+        after = migrate.schema_status(database.engine)
     finally:
-        storage.close()
+        database.close()
     print(f"database schema: {before.current or 'empty'} -> {after.current} (head {after.head})")
     return 0
 
@@ -103,12 +97,12 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
     development key file), reading older ones with the keys in FACEAUTH_TEMPLATE_OLD_KEYS."""
     from faceauth.service.keyrotation import rotate
     from faceauth.storage.crypto import TemplateCipher
-    from faceauth.storage.factory import open_storage
+    from faceauth.storage.stores import open_backend
 
     settings = get_settings()
     try:
         cipher = TemplateCipher.from_settings(settings)
-        storage = open_storage(settings.resolved_database_url)
+        storage = open_backend(settings.resolved_database_url)
     except FaceAuthError as error:
         print(f"faceauth keys rotate: {error}", file=sys.stderr)
         return 2
@@ -135,10 +129,10 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
 def cmd_events(args: argparse.Namespace) -> int:
     """The audit log, newest first: all users, or one (by username or email)."""
     from faceauth.service.privacy import event_json
-    from faceauth.storage.factory import open_storage
+    from faceauth.storage.stores import open_backend
 
     settings = get_settings()
-    storage = open_storage(settings.resolved_database_url)
+    storage = open_backend(settings.resolved_database_url)
     try:
         storage.prepare_schema(settings)
         user_id = None

@@ -5,7 +5,8 @@ import pytest
 from faceauth.config import Settings
 from faceauth.domain import EmailTaken, InvalidCredentials, UsernameTaken, ValidationFailed
 from faceauth.service.accounts import AccountService, Registration, validate_phone
-from faceauth.storage import Storage
+from faceauth.service.lockout import LockoutService
+from faceauth.storage.sql.backend import SqlStorage
 
 PASSWORD = "violet kettle on mars"
 
@@ -24,8 +25,8 @@ def registration(**changes: str) -> Registration:
 
 
 @pytest.fixture
-def accounts(storage: Storage, settings: Settings) -> AccountService:
-    return AccountService(storage, settings)
+def accounts(storage: SqlStorage, settings: Settings, lockouts: LockoutService) -> AccountService:
+    return AccountService(storage, settings, lockouts)
 
 
 def test_registration_normalises_email_and_phone(accounts: AccountService) -> None:
@@ -35,7 +36,7 @@ def test_registration_normalises_email_and_phone(accounts: AccountService) -> No
     assert user.password_hash.startswith("$argon2id$")
 
 
-def test_every_bad_field_gets_its_own_message(accounts: AccountService, storage: Storage) -> None:
+def test_every_bad_field_gets_its_own_message(accounts: AccountService, storage: SqlStorage) -> None:
     bad = registration(
         name="  ",
         username="A!",
@@ -84,7 +85,7 @@ def test_login_by_username_or_email(accounts: AccountService) -> None:
     assert accounts.authenticate("ANN.example@example.org", PASSWORD) == user
 
 
-def test_unknown_user_and_wrong_password_fail_alike(accounts: AccountService, storage: Storage) -> None:
+def test_unknown_user_and_wrong_password_fail_alike(accounts: AccountService, storage: SqlStorage) -> None:
     user = accounts.register(registration())
     with pytest.raises(InvalidCredentials) as unknown:
         accounts.authenticate("nobody", PASSWORD)

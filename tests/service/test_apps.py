@@ -4,15 +4,15 @@ import pytest
 
 from faceauth.domain import NotFound, ValidationFailed
 from faceauth.service.apps import AppService
-from faceauth.storage import Storage
+from faceauth.storage.sql.backend import SqlStorage
 
 
 @pytest.fixture
-def apps(storage: Storage) -> AppService:
+def apps(storage: SqlStorage) -> AppService:
     return AppService(storage)
 
 
-def new_user(storage: Storage, username: str) -> int:
+def new_user(storage: SqlStorage, username: str) -> int:
     return storage.create_user(
         name=username,
         username=username,
@@ -22,7 +22,7 @@ def new_user(storage: Storage, username: str) -> int:
     ).id
 
 
-def test_add_list_and_remove(apps: AppService, storage: Storage) -> None:
+def test_add_list_and_remove(apps: AppService, storage: SqlStorage) -> None:
     ann = new_user(storage, "ann")
     mail = apps.add(ann, "  Mail  ", "https://mail.example.org/inbox", "  work mail ")
     assert (mail.name, mail.url, mail.description) == ("Mail", "https://mail.example.org/inbox", "work mail")
@@ -33,7 +33,7 @@ def test_add_list_and_remove(apps: AppService, storage: Storage) -> None:
     assert apps.list(ann) == [notes]
 
 
-def test_someone_elses_app_is_not_found(apps: AppService, storage: Storage) -> None:
+def test_someone_elses_app_is_not_found(apps: AppService, storage: SqlStorage) -> None:
     ann = new_user(storage, "ann")
     bob = new_user(storage, "bob")
     mail = apps.add(ann, "Mail")
@@ -54,7 +54,7 @@ def test_someone_elses_app_is_not_found(apps: AppService, storage: Storage) -> N
     ],
 )
 def test_invalid_apps_are_refused(
-    apps: AppService, storage: Storage, name: str, url: str | None, field: str
+    apps: AppService, storage: SqlStorage, name: str, url: str | None, field: str
 ) -> None:
     ann = new_user(storage, "ann")
     with pytest.raises(ValidationFailed) as failure:

@@ -22,10 +22,11 @@ from faceauth.domain import (
     RejectReason,
 )
 from faceauth.service.faces import FaceService
-from faceauth.storage import Storage
+from faceauth.service.lockout import LockoutService
 from faceauth.storage.crypto import TemplateCipher
 from faceauth.storage.keys import TemplateKey
-from faceauth.storage.models import FaceTemplateRow
+from faceauth.storage.sql.backend import SqlStorage
+from faceauth.storage.sql.tables import FaceTemplateRow
 
 
 def unit(vector: np.ndarray) -> Embedding:
@@ -67,18 +68,21 @@ def engine() -> ScriptedEngine:
 
 
 @pytest.fixture
-def user_id(storage: Storage) -> int:
+def user_id(storage: SqlStorage) -> int:
     return storage.create_user(
         name="Ann", username="ann", email="ann@example.org", phone="+12025550143", password_hash="h"
     ).id
 
 
 @pytest.fixture
-def faces(engine: ScriptedEngine, storage: Storage, settings: Settings) -> FaceService:
-    return FaceService(engine, storage, TemplateCipher(TemplateKey("test", os.urandom(32))), settings)
+def faces(
+    engine: ScriptedEngine, storage: SqlStorage, settings: Settings, lockouts: LockoutService
+) -> FaceService:
+    cipher = TemplateCipher(TemplateKey("test", os.urandom(32)))
+    return FaceService(engine, storage, cipher, settings, lockouts)
 
 
-def stored_rows(storage: Storage) -> list[FaceTemplateRow]:
+def stored_rows(storage: SqlStorage) -> list[FaceTemplateRow]:
     with storage.engine.connect() as connection:
         return list(connection.execute(select(FaceTemplateRow)).all())  # type: ignore[arg-type]
 
@@ -108,7 +112,7 @@ def test_another_person_does_not_verify(faces: FaceService, engine: ScriptedEngi
 
 
 def test_template_is_stored_encrypted(
-    faces: FaceService, engine: ScriptedEngine, storage: Storage, user_id: int
+    faces: FaceService, engine: ScriptedEngine, storage: SqlStorage, user_id: int
 ) -> None:
     embeddings = photos_of(person(1), 8)
     engine.will_see(embeddings)
@@ -123,7 +127,7 @@ def test_template_is_stored_encrypted(
 
 
 def test_too_few_good_frames_store_nothing(
-    faces: FaceService, engine: ScriptedEngine, storage: Storage, user_id: int
+    faces: FaceService, engine: ScriptedEngine, storage: SqlStorage, user_id: int
 ) -> None:
     rejected = tuple(FrameRejection(i, RejectReason.NO_FACE) for i in range(4))
     engine.will_see(photos_of(person(1), 4), rejected)
@@ -136,7 +140,7 @@ def test_too_few_good_frames_store_nothing(
 
 
 def test_burst_of_two_people_is_refused_and_stores_nothing(
-    faces: FaceService, engine: ScriptedEngine, storage: Storage, user_id: int
+    faces: FaceService, engine: ScriptedEngine, storage: SqlStorage, user_id: int
 ) -> None:
     engine.will_see(
         photos_of(person(1), 6) + photos_of(person(2), 2), (FrameRejection(8, RejectReason.NO_FACE),)
@@ -150,7 +154,7 @@ def test_burst_of_two_people_is_refused_and_stores_nothing(
 
 
 def test_re_enrollment_must_be_explicit(
-    faces: FaceService, engine: ScriptedEngine, storage: Storage, user_id: int
+    faces: FaceService, engine: ScriptedEngine, storage: SqlStorage, user_id: int
 ) -> None:
     engine.will_see(photos_of(person(1), 8))
     faces.enroll(user_id, FRAMES)

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from faceauth.storage import Storage
 from faceauth.storage.crypto import TemplateCipher, TemplateDecryptionError
 from faceauth.storage.keys import TemplateKey
+from faceauth.storage.sql.backend import SqlStorage
 from support import make_settings
 
 USERS = 5
@@ -25,7 +25,7 @@ def b64(key: bytes) -> str:
     return base64.b64encode(key).decode()
 
 
-def enroll_users(storage: Storage, cipher: TemplateCipher) -> dict[int, np.ndarray]:
+def enroll_users(storage: SqlStorage, cipher: TemplateCipher) -> dict[int, np.ndarray]:
     rng = np.random.default_rng(7)
     templates: dict[int, np.ndarray] = {}
     for index in range(USERS):
@@ -42,7 +42,7 @@ def enroll_users(storage: Storage, cipher: TemplateCipher) -> dict[int, np.ndarr
     return templates
 
 
-def test_rotation_moves_every_template_to_the_new_key(storage: Storage, tmp_path: Path) -> None:
+def test_rotation_moves_every_template_to_the_new_key(storage: SqlStorage, tmp_path: Path) -> None:
     from faceauth.service.keyrotation import rotate
 
     old_key, new_key = os.urandom(32), os.urandom(32)
@@ -79,7 +79,7 @@ def test_rotation_moves_every_template_to_the_new_key(storage: Storage, tmp_path
     assert (again.rotated, again.unreadable) == (0, ())
 
 
-def test_templates_under_an_unknown_key_are_left_and_reported(storage: Storage, tmp_path: Path) -> None:
+def test_templates_under_an_unknown_key_are_left_and_reported(storage: SqlStorage, tmp_path: Path) -> None:
     from faceauth.service.keyrotation import rotate
 
     lost = TemplateCipher(TemplateKey("lost-0", os.urandom(32)))
@@ -115,9 +115,9 @@ def test_malformed_old_keys_are_refused(tmp_path: Path, entry: str) -> None:
 
 def test_keys_rotate_command(database_url: str, tmp_path: Path) -> None:
     """``faceauth keys rotate`` in a subprocess, configured only by the environment."""
-    from faceauth.storage import migrate
+    from faceauth.storage.sql import migrate
 
-    storage = Storage.from_url(database_url)
+    storage = SqlStorage.from_url(database_url)
     migrate.upgrade(storage.engine)
     old_key, new_key = os.urandom(32), os.urandom(32)
     templates = enroll_users(storage, TemplateCipher(TemplateKey("old-1", old_key)))

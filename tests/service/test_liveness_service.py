@@ -4,6 +4,7 @@ person who is matched. The clock is a variable the test moves (``clock``)."""
 
 from __future__ import annotations
 
+import base64
 import os
 import sys
 from collections.abc import Iterator
@@ -15,14 +16,16 @@ import pytest
 
 from faceauth.config import Settings
 from faceauth.domain import ChallengeExpired, ChallengeNotFound, ChallengeUsed, LivenessFailed
+from faceauth.model_zoo.registry import ModelNotFoundError
 from faceauth.service.faces import FaceService
 from faceauth.service.liveness import ChallengePurpose, IssuedChallenge, LivenessService
-from faceauth.storage import Storage
-from faceauth.storage.challenges import ChallengeStore
-from faceauth.storage.crypto import TemplateCipher
+from faceauth.service.lockout import LockoutService
+from faceauth.storage.crypto import TemplateCipher, TemplateDecryptionError
 from faceauth.storage.keys import TemplateKey
+from faceauth.storage.sql.backend import SqlStorage
+from faceauth.storage.sql.challenges import SqlChallengeStore
 from faceauth.vision.engine import FaceEngine
-from faceauth.vision.landmarks import FaceMesh, ModelNotFoundError
+from faceauth.vision.landmarks import FaceMesh
 from faceauth.vision.liveness import LivenessAnalyzer, Move, default_signals
 from faceauth.vision.synthetic import challenge_frames
 
@@ -90,13 +93,13 @@ def settings(settings_factory: object) -> Settings:
 
 @pytest.fixture
 def service(
-    storage: Storage, analyzer: LivenessAnalyzer, settings: Settings, clock: Clock
+    storage: SqlStorage, analyzer: LivenessAnalyzer, settings: Settings, clock: Clock
 ) -> Iterator[LivenessService]:
-    yield LivenessService(analyzer, ChallengeStore(storage.engine), storage, settings, clock=clock)
+    yield LivenessService(analyzer, SqlChallengeStore(storage.database), storage, settings, clock=clock)
 
 
 @pytest.fixture
-def user_id(storage: Storage) -> int:
+def user_id(storage: SqlStorage) -> int:
     return storage.create_user(
         name="A", username="alice", email="a@example.com", phone="+15550100", password_hash="x"
     ).id
@@ -165,7 +168,7 @@ def test_frames_after_the_deadline_are_refused_and_a_late_challenge_fails(
 
 def test_a_challenge_belongs_to_its_user_and_purpose(
     service: LivenessService,
-    storage: Storage,
+    storage: SqlStorage,
     analyzer: LivenessAnalyzer,
     rendered: dict,
     user_id: int,
@@ -190,18 +193,18 @@ def test_a_challenge_belongs_to_its_user_and_purpose(
 
 def test_the_person_who_moved_is_the_person_matched(
     service: LivenessService,
-    storage: Storage,
+    storage: SqlStorage,
     analyzer: LivenessAnalyzer,
     rendered: dict,
     user_id: int,
     settings: Settings,
     clock: Clock,
+    lockouts: LockoutService,
 ) -> None:
     """Enrolled as person 1 through a challenge; person 3 completes a challenge perfectly and is
     refused by the match; person 1 is accepted."""
-    faces = FaceService(
-        analyzer.engine, storage, TemplateCipher(TemplateKey("test", os.urandom(32))), settings
-    )
+    cipher = TemplateCipher(TemplateKey("test", os.urandom(32)))
+    faces = FaceService(analyzer.engine, storage, cipher, settings, lockouts)
     enroll = service.issue(user_id, ChallengePurpose.ENROLL)
     stream(service, user_id, enroll, frames_of(rendered, analyzer, "person01", enroll.moves), clock)
     faces.enroll(user_id, service.spend(user_id, enroll.challenge_id, ChallengePurpose.ENROLL))
@@ -219,7 +222,7 @@ def test_the_person_who_moved_is_the_person_matched(
 
 def test_spent_and_expired_challenges_leave_no_frames(
     service: LivenessService,
-    storage: Storage,
+    storage: SqlStorage,
     analyzer: LivenessAnalyzer,
     rendered: dict,
     user_id: int,
@@ -228,10 +231,18 @@ def test_spent_and_expired_challenges_leave_no_frames(
     challenge = service.issue(user_id, ChallengePurpose.VERIFY)
     frames = frames_of(rendered, analyzer, "person01", challenge.moves)
     service.add_frames(user_id, challenge.challenge_id, frames[:8])
-    store = ChallengeStore(storage.engine)
+    store = SqlChallengeStore(storage.database)
     from faceauth.service.liveness import nonce_key
 
     assert store.frame_count(nonce_key(challenge.challenge_id)) == 8
+    rows = store.frames(nonce_key(challenge.challenge_id))
+    sealed = [row["emb"] for row in rows if "emb" in row]
+    assert sealed and all(set(item) == {"key", "blob"} for item in sealed)  # never a vector in the clear
+    cipher = service.cipher
+    blob = base64.b64decode(sealed[0]["blob"])
+    assert len(cipher.decrypt(user_id, blob, sealed[0]["key"])) == 512
+    with pytest.raises(TemplateDecryptionError):  # bound to its user
+        cipher.decrypt(user_id + 1, blob, sealed[0]["key"])
     with pytest.raises(LivenessFailed):
         service.spend(user_id, challenge.challenge_id, ChallengePurpose.VERIFY)
     assert store.frame_count(nonce_key(challenge.challenge_id)) == 0

@@ -10,13 +10,13 @@ import pytest
 from faceauth.config import Settings
 from faceauth.domain import InsufficientStage, InvalidToken
 from faceauth.service.tokens import Stage, TokenService
-from faceauth.storage import Storage
+from faceauth.storage.sql.backend import SqlStorage
 
 SECRET = "a-test-secret-of-sufficient-length-0123456789"
 
 
 @pytest.fixture
-def tokens(storage: Storage, settings: Settings) -> TokenService:
+def tokens(storage: SqlStorage, settings: Settings) -> TokenService:
     return TokenService(SECRET, storage, settings)
 
 

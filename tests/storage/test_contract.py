@@ -18,10 +18,10 @@ import pytest
 
 from faceauth.domain import EmailTaken, NotFound, UsernameTaken
 from faceauth.storage.crypto import TemplateCipher
-from faceauth.storage.factory import open_storage
 from faceauth.storage.interface import StorageBackend
 from faceauth.storage.keys import TemplateKey
-from faceauth.storage.repository import Storage
+from faceauth.storage.sql.backend import SqlStorage
+from faceauth.storage.stores import open_backend
 from support import make_settings, wipe_postgres
 
 
@@ -52,7 +52,7 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StorageB
         wipe_postgres(url)
     else:
         url = mongodb_url()
-    store = open_storage(url)
+    store = open_backend(url)
     if request.param == "mongo":
         from faceauth.storage.mongo import MongoStorage
 
@@ -244,9 +244,9 @@ def test_encrypted_template_round_trips_through_the_backend(backend: StorageBack
 
 
 def test_sql_urls_open_the_sqlalchemy_backend(tmp_path: Path) -> None:
-    store = open_storage(f"sqlite:///{tmp_path / 'x.db'}")
+    store = open_backend(f"sqlite:///{tmp_path / 'x.db'}")
     try:
-        assert isinstance(store, Storage)
+        assert isinstance(store, SqlStorage)
     finally:
         store.close()
 
@@ -256,7 +256,7 @@ def test_mongodb_urls_open_the_mongodb_backend() -> None:
     from faceauth.storage.mongo import MongoStorage
 
     # pymongo connects lazily: opening needs no server.
-    store = open_storage(f"mongodb://127.0.0.1:1/faceauth_{uuid.uuid4().hex[:8]}")
+    store = open_backend(f"mongodb://127.0.0.1:1/faceauth_{uuid.uuid4().hex[:8]}")
     try:
         assert isinstance(store, MongoStorage)
         assert store.db.name.startswith("faceauth_")

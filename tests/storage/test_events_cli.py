@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from faceauth.storage import Storage
+from faceauth.storage.sql.backend import SqlStorage
 
 
 def run_events(database_url: str, data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -19,7 +19,7 @@ def run_events(database_url: str, data_dir: Path, *args: str) -> subprocess.Comp
 
 
 def test_events_for_everyone_one_user_and_as_json(
-    storage: Storage, database_url: str, tmp_path: Path
+    storage: SqlStorage, database_url: str, tmp_path: Path
 ) -> None:
     ann = storage.create_user(
         name="Ann", username="ann", email="ann@example.org", phone="+12025550143", password_hash="h"

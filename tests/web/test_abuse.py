@@ -42,9 +42,10 @@ def cast(api_cast: Cast) -> Cast:  # noqa: F811
 
 
 def thread_server(settings: Settings, engine: Any) -> AbstractContextManager[LiveServer]:
+    from faceauth.composition import load_vision
     from faceauth.web.app import create_app
 
-    return serve_in_thread(create_app(settings, engine), settings)
+    return serve_in_thread(create_app(settings, load_vision(settings, engine)), settings)
 
 
 @pytest.fixture(scope="module")

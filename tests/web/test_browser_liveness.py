@@ -33,7 +33,8 @@ from test_browser import (
     register,
 )
 
-from faceauth.vision.landmarks import FaceMesh, ModelNotFoundError
+from faceauth.model_zoo.registry import ModelNotFoundError
+from faceauth.vision.landmarks import FaceMesh
 
 pytestmark = pytest.mark.browser
 

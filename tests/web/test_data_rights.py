@@ -25,8 +25,8 @@ from test_api import PASSWORD, Account, Cast, bearer, burst, enroll, login, regi
 from test_api import cast as api_cast  # noqa: F401  (a fixture: registered as api_cast)
 
 from faceauth.config import Settings
-from faceauth.storage import Storage
 from faceauth.storage.crypto import TemplateCipher
+from faceauth.storage.sql.backend import SqlStorage
 from faceauth.vision import matching
 from support import LiveServer, make_settings, serve_in_thread, wipe_postgres
 
@@ -43,6 +43,7 @@ def cast(api_cast: Cast) -> Cast:  # noqa: F811
 def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, face_engine: Any
 ) -> Iterator[LiveServer]:
+    from faceauth.composition import load_vision
     from faceauth.web.app import create_app
 
     data_dir = tmp_path_factory.mktemp(f"rights-{request.param}")
@@ -54,7 +55,7 @@ def server(
         wipe_postgres(url)
         overrides["database_url"] = url
     settings = make_settings(data_dir, **overrides)
-    with serve_in_thread(create_app(settings, face_engine), settings) as server:
+    with serve_in_thread(create_app(settings, load_vision(settings, face_engine)), settings) as server:
         yield server
     if request.param == "postgres":
         wipe_postgres(str(overrides["database_url"]))
@@ -68,7 +69,7 @@ def client(server: LiveServer) -> Iterator[httpx.Client]:
 
 def raw_rows(settings: Settings, query: str, **params: Any) -> list[tuple[Any, ...]]:
     """Reads the server's database with raw SQL, not through the storage interface."""
-    storage = Storage.from_url(settings.resolved_database_url)
+    storage = SqlStorage.from_url(settings.resolved_database_url)
     try:
         with storage.engine.connect() as connection:
             return [tuple(row) for row in connection.execute(text(query), params)]

@@ -7,6 +7,7 @@ The server draws its challenges from the two turns only, so each test renders th
 from __future__ import annotations
 
 import base64
+import dataclasses
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,8 +19,9 @@ import pytest
 from fake_camera import compose_frame, photos_of
 
 from faceauth.config import Settings
+from faceauth.model_zoo.registry import ModelNotFoundError
 from faceauth.vision.engine import FaceEngine
-from faceauth.vision.landmarks import FaceMesh, ModelNotFoundError
+from faceauth.vision.landmarks import FaceMesh
 from faceauth.vision.synthetic import challenge_frames
 from support import LiveServer, serve_in_thread
 
@@ -38,6 +40,7 @@ def mesh() -> FaceMesh:
 def server(
     tmp_path_factory: pytest.TempPathFactory, face_engine: FaceEngine, mesh: FaceMesh
 ) -> Iterator[LiveServer]:
+    from faceauth.composition import load_vision
     from faceauth.web.app import create_app
 
     data_dir = tmp_path_factory.mktemp("liveness-server")
@@ -49,7 +52,7 @@ def server(
         liveness_required=True,
         liveness_moves=("turn_left", "turn_right"),
     )
-    with serve_in_thread(create_app(settings, face_engine, mesh), settings) as server:
+    with serve_in_thread(create_app(settings, load_vision(settings, face_engine, mesh)), settings) as server:
         yield server
 
 
@@ -268,25 +271,23 @@ def test_start_up_warns_when_liveness_is_off_and_refuses_without_the_mesh_when_o
     caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    from faceauth.composition import load_liveness
     from faceauth.domain import ConfigurationError
-    from faceauth.vision import landmarks
-    from faceauth.web.app import load_liveness
+    from faceauth.model_zoo import registry
 
     assert Settings().liveness_required is True  # the default
-    with caplog.at_level(logging.WARNING, logger="faceauth.web.app"):
+    with caplog.at_level(logging.WARNING, logger="faceauth.composition"):
         assert load_liveness(Settings(data_dir=tmp_path), face_engine, mesh) is not None
     assert "FACEAUTH_LIVENESS_REQUIRED" not in caplog.text
-    with caplog.at_level(logging.WARNING, logger="faceauth.web.app"):
+    with caplog.at_level(logging.WARNING, logger="faceauth.composition"):
         assert (
             load_liveness(Settings(data_dir=tmp_path, liveness_required=False), face_engine, mesh) is not None
         )
     assert "FACEAUTH_LIVENESS_REQUIRED is false" in caplog.text
 
-    # A machine without the model wheel: the lookup finds nothing.
-    def not_installed(relative: str) -> Path:
-        raise landmarks.ModelNotFoundError(f"{relative} not found; install it")
-
-    monkeypatch.setattr(landmarks, "find_model_file", not_installed)
+    # A machine without the model wheel: the face mesh's package is not there.
+    absent = dataclasses.replace(registry.FACE_MESH, package="faceauth_absent_model_wheel")
+    monkeypatch.setattr(registry, "FACE_MESH", absent)
     with pytest.raises(ConfigurationError, match="liveness is required"):
         load_liveness(Settings(data_dir=tmp_path), face_engine, None)
     assert load_liveness(Settings(data_dir=tmp_path, liveness_required=False), face_engine, None) is None

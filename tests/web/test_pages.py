@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from faceauth.composition import VisionModels
 from faceauth.config import Settings
 from faceauth.domain import BurstEmbeddings, FrameRejection, RejectReason
 from faceauth.web.app import create_app
@@ -58,7 +59,9 @@ def frames(*contents: bytes) -> dict[str, list[str]]:
 
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings, StandInEngine()), follow_redirects=False) as test_client:
+    with TestClient(
+        create_app(settings, VisionModels(StandInEngine(), liveness=None)), follow_redirects=False
+    ) as test_client:
         yield test_client
 
 
@@ -209,7 +212,9 @@ def test_wrong_password_gives_the_same_message_for_unknown_users(client: TestCli
 
 def test_session_cookies_are_httponly_samesite_and_secure_over_https(settings: Settings) -> None:
     with TestClient(
-        create_app(settings, StandInEngine()), base_url="https://testserver", follow_redirects=False
+        create_app(settings, VisionModels(StandInEngine(), liveness=None)),
+        base_url="https://testserver",
+        follow_redirects=False,
     ) as secure_client:
         register(secure_client)
         token = page_csrf(secure_client)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import phonenumbers
@@ -20,7 +21,6 @@ from faceauth.domain import (
 )
 from faceauth.service import passwords
 from faceauth.service.lockout import PASSWORD_STEP, LockoutService, password_subject
-from faceauth.storage.abuse import abuse_store_for
 from faceauth.storage.interface import StorageBackend
 
 logger = logging.getLogger(__name__)
@@ -96,7 +96,7 @@ def validate_registration(form: Registration, default_region: str) -> CleanRegis
     """Checks every field and raises ValidationFailed with one message per bad field."""
     errors: dict[str, str] = {}
     clean: dict[str, str] = {}
-    checks = {
+    checks: dict[str, Callable[[], str]] = {
         "name": lambda: validate_name(form.name),
         "username": lambda: validate_username(form.username),
         "email": lambda: validate_email_address(form.email),
@@ -119,13 +119,11 @@ def validate_registration(form: Registration, default_region: str) -> CleanRegis
 
 
 class AccountService:
-    def __init__(
-        self, storage: StorageBackend, settings: Settings, lockouts: LockoutService | None = None
-    ) -> None:
+    def __init__(self, storage: StorageBackend, settings: Settings, lockouts: LockoutService) -> None:
         self.storage = storage
         self.settings = settings
         # Wrong passwords lock the password step (docs/security.md); the state is in the database.
-        self.lockouts = lockouts or LockoutService(abuse_store_for(storage), settings)
+        self.lockouts = lockouts
         passwords.warm_up()
 
     def register(self, form: Registration, client: str | None = None) -> User:

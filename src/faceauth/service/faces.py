@@ -24,7 +24,6 @@ from faceauth.domain import (
     NotEnoughGoodFrames,
 )
 from faceauth.service.lockout import FACE_STEP, LockoutService, face_key
-from faceauth.storage.abuse import abuse_store_for
 from faceauth.storage.crypto import TemplateCipher
 from faceauth.storage.interface import StorageBackend
 from faceauth.vision import matching
@@ -63,14 +62,14 @@ class FaceService:
         storage: StorageBackend,
         cipher: TemplateCipher,
         settings: Settings,
-        lockouts: LockoutService | None = None,
+        lockouts: LockoutService,
     ) -> None:
         self.engine = engine
         self.storage = storage
         self.cipher = cipher
         self.settings = settings
         # Failed verifications lock the face step (docs/security.md); the state is in the database.
-        self.lockouts = lockouts or LockoutService(abuse_store_for(storage), settings)
+        self.lockouts = lockouts
 
     def enroll(
         self,

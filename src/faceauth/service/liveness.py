@@ -4,9 +4,11 @@
    random 256-bit nonce (the challenge id), with a deadline ``liveness_deadline_seconds`` away. Only the
    nonce's SHA-256 is stored.
 2. ``add_frames`` (one call per chunk the client posts) stamps the chunk with the server's clock, refuses
-   it after the deadline, runs every frame through ``LivenessAnalyzer.observe`` (MTCNN, FaceNet, face
-   mesh, passive features) and stores the observations, never the images. It answers the progress the
-   server sees (moves done so far), which the web page shows; the browser decides nothing.
+   it after the deadline, runs the frames through ``LivenessAnalyzer.observe_stream`` after the stream's
+   earlier observations (face mesh tracking on every frame; MTCNN and FaceNet on the frames it chooses;
+   passive features) and stores the observations, never the images; the embeddings of the chosen frames
+   only encrypted (the template cipher, bound to the user). It answers the progress the server sees
+   (moves done so far), which the web page shows; the browser decides nothing.
 3. ``spend`` (called by enroll or verify with the challenge id instead of frames) marks the nonce used,
    atomically and before anything else, so it works once even if the stream then fails; judges the
    stored stream (``judge_stream``: the moves in order, one person throughout, the blocking passive
@@ -15,6 +17,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import logging
 import secrets
@@ -23,6 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from faceauth.config import Settings
 from faceauth.domain import (
@@ -34,8 +38,8 @@ from faceauth.domain import (
     LivenessUnavailable,
     ValidationFailed,
 )
-from faceauth.storage import Storage
-from faceauth.storage.challenges import ChallengeStore, StoredChallenge
+from faceauth.storage.crypto import TemplateCipher
+from faceauth.storage.interface import ChallengeStore, StorageBackend, StoredChallenge
 from faceauth.vision.liveness import (
     MOVE_PROMPTS,
     FrameObservation,
@@ -169,11 +173,15 @@ class LivenessService:
         self,
         analyzer: LivenessAnalyzer | None,
         store: ChallengeStore,
-        storage: Storage,
+        storage: StorageBackend,
         settings: Settings,
         clock: Callable[[], float] = time.time,
+        cipher: TemplateCipher | None = None,
     ) -> None:
+        """``cipher``: encrypts the frames' embeddings while they are kept (the template cipher from
+        the settings unless given)."""
         self.analyzer = analyzer
+        self.cipher = cipher or TemplateCipher.from_settings(settings)
         self.store = store
         self.storage = storage
         self.settings = settings
@@ -236,9 +244,10 @@ class LivenessService:
                 {"frames": f"at most {self.settings.liveness_max_frames} frames a challenge"}
             )
         offset = received - challenge.issued_at.timestamp()
-        observations = [analyzer.observe_bytes(data, offset) for data in frames]
-        self.store.add_frames(key, [o.to_json() for o in observations])
-        stored = [FrameObservation.from_json(item) for item in self.store.frames(key)]
+        earlier = [FrameObservation.from_json(item) for item in self.store.frames(key)]  # no embeddings
+        observations = analyzer.observe_stream(frames, offset, earlier)
+        self.store.add_frames(key, [self._row(user_id, o) for o in observations])
+        stored = earlier + observations
         moves = tuple(Move(m) for m in challenge.moves)
         sequence = check_sequence(stored, moves, self.policy)
         return ChallengeProgress(
@@ -248,6 +257,21 @@ class LivenessService:
             failure=sequence.failure.value if sequence.failure else None,
             seconds_left=max(0.0, challenge.deadline_at.timestamp() - self.clock()),
         )
+
+    def _row(self, user_id: int, observation: FrameObservation) -> dict[str, Any]:
+        """The stored form of an observation: its JSON, and its embedding (if any) encrypted."""
+        row = observation.to_json()
+        if observation.embedding is not None:
+            blob = self.cipher.encrypt(user_id, observation.embedding)
+            row["emb"] = {"key": self.cipher.key_id, "blob": base64.b64encode(blob).decode("ascii")}
+        return row
+
+    def _observation(self, user_id: int, row: dict[str, Any]) -> FrameObservation:
+        sealed = row.get("emb")
+        embedding = None
+        if isinstance(sealed, dict):
+            embedding = self.cipher.decrypt(user_id, base64.b64decode(sealed["blob"]), str(sealed["key"]))
+        return FrameObservation.from_json(row, embedding)
 
     def spend(
         self, user_id: int, challenge_id: str, purpose: ChallengePurpose, client: str | None = None
@@ -269,7 +293,7 @@ class LivenessService:
                     "liveness", success=False, user_id=user_id, client=client, detail="expired"
                 )
                 raise ChallengeExpired()
-            observations = [FrameObservation.from_json(item) for item in self.store.frames(key)]
+            observations = [self._observation(user_id, item) for item in self.store.frames(key)]
         finally:
             self.store.delete_frames(key)
         moves = tuple(Move(m) for m in challenge.moves)

@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 
 from faceauth.config import Settings
 from faceauth.domain import AccountLocked
-from faceauth.storage.abuse import AbuseStore
+from faceauth.storage.interface import AbuseStore
 
 logger = logging.getLogger(__name__)
 

@@ -9,8 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from faceauth.domain import NotFound
-from faceauth.storage.interface import StorageBackend
-from faceauth.storage.repository import AuditEvent
+from faceauth.storage.interface import AuditEvent, StorageBackend
 
 MAX_EXPORTED_EVENTS = 10_000
 

@@ -1,9 +1,5 @@
-"""Persistence: one storage interface (``Storage``) over SQLAlchemy, migrations, key handling."""
+"""Persistence behind the interfaces in ``faceauth.storage.interface``.
 
-from faceauth.storage import (
-    abuse,  # noqa: F401  (registers the abuse tables with Base.metadata)
-    challenges,  # noqa: F401  (registers the liveness tables: migration 0003)
-)
-from faceauth.storage.repository import AuditEvent, Storage, StoredTemplate, create_database_engine
-
-__all__ = ["AuditEvent", "Storage", "StoredTemplate", "create_database_engine"]
+Importing this package imports nothing else: the interfaces, ``crypto`` (template encryption) and
+``keys`` (secrets) load without SQLAlchemy or pymongo. ``stores.open_stores`` opens the
+implementations a database URL names: ``sql/`` (SQLite, PostgreSQL) or ``mongo`` (MongoDB)."""

@@ -28,7 +28,8 @@ from pymongo.uri_parser import parse_uri
 
 from faceauth.config import Settings
 from faceauth.domain import App, EmailTaken, NotFound, User, UsernameTaken
-from faceauth.storage.repository import AuditEvent, StoredTemplate, as_utc
+from faceauth.storage.interface import AuditEvent, StoredTemplate
+from faceauth.storage.timestamps import as_utc
 
 logger = logging.getLogger(__name__)
 

@@ -1,9 +1,10 @@
-"""Cutting a face out of a frame for FaceNet: 160 x 160 RGB.
+"""Cutting a face out of a frame for FaceNet (and for the quality gates): 160 x 160 RGB.
 
 Two methods, measured side by side in ``bench/accuracy.py`` (results in the README):
 
-- ``margin``: the MTCNN box grown by a margin (44 px of the final 160, as FaceNet's authors
-  aligned their training data), cropped and resized. What FaceNet was trained on.
+- ``margin``: the MTCNN box grown by a margin (``FACEAUTH_FACE_MARGIN_PX``, default 32 px of the
+  final 160, the margin FaceNet's authors used for their LFW evaluation and the best measured here),
+  cropped and resized. How FaceNet's training data was cut out (with 44 px there).
 - ``landmarks``: a similarity transform (rotation, scale, shift) that puts the five MTCNN landmarks
   as close as possible to where they sit, on average, in margin crops. Removes head roll."""
 
@@ -20,7 +21,7 @@ FACE_SIZE = 160
 AlignmentMethod = Literal["margin", "landmarks"]
 
 # Mean landmark positions (left eye, right eye, nose, mouth left, mouth right) in 160 px margin
-# crops (margin 44), measured on the upright faces of faces/deepface_tests; see bench/accuracy.py.
+# crops made with a 44 px margin, measured on the upright faces of faces/deepface_tests.
 LANDMARK_TEMPLATE = np.array(
     [[56.0, 69.0], [103.5, 69.0], [80.0, 96.0], [60.0, 117.5], [100.0, 117.5]], dtype=np.float32
 )

@@ -7,7 +7,6 @@ normalised as (pixel - 127.5) / 128, RGB."""
 
 from __future__ import annotations
 
-import logging
 import math
 from dataclasses import dataclass
 
@@ -17,8 +16,6 @@ import numpy.typing as npt
 import onnxruntime as ort
 
 from faceauth.domain import Face
-
-logger = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float32]
 _STRIDE = 2

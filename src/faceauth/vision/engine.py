@@ -1,4 +1,4 @@
-"""The vision pipeline as one object: decode, detect, gate, align, embed.
+"""The vision pipeline as one object: decode, detect, gate, embed.
 
 ``FaceEngine.load`` loads every model once (at app or CLI start, never at import); the service
 layer calls ``embed_burst`` for logins and enrollments, the CLI ``embed_image``."""
@@ -23,10 +23,11 @@ from faceauth.domain import (
     ImageError,
     RejectReason,
 )
-from faceauth.vision import runtime
+from faceauth.model_zoo import registry
+from faceauth.model_zoo.sessions import default_threads
 from faceauth.vision.alignment import AlignmentMethod, extract_face
 from faceauth.vision.detection import DetectorConfig, MTCNNDetector
-from faceauth.vision.embedding import FaceNetEmbedder
+from faceauth.vision.embedding import Embedder, FaceInImage, FaceNetEmbedder
 from faceauth.vision.images import decode_image
 from faceauth.vision.quality import QualityPolicy, first_failure, measure
 
@@ -35,15 +36,16 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class FrameResult:
-    """One frame through detection and the gates: a face crop ready to embed, or a reason."""
+    """One frame through detection and the gates: the face, ready to embed when ``reason`` is None."""
 
-    crop: np.ndarray | None
-    face: Face | None
+    face: FaceInImage | None
     reason: RejectReason | None
 
 
 class FaceEngine:
-    def __init__(self, detector: MTCNNDetector, embedder: FaceNetEmbedder, settings: Settings) -> None:
+    """MTCNN detection, the quality gates and one :class:`~faceauth.vision.embedding.Embedder`."""
+
+    def __init__(self, detector: MTCNNDetector, embedder: Embedder, settings: Settings) -> None:
         self.detector = detector
         self.embedder = embedder
         self.settings = settings
@@ -52,26 +54,32 @@ class FaceEngine:
             min_sharpness=settings.quality_min_sharpness,
             min_brightness=settings.quality_min_brightness,
             max_brightness=settings.quality_max_brightness,
-            max_yaw=settings.quality_max_yaw,
-            max_pitch=settings.quality_max_pitch,
+            max_yaw_ratio=settings.quality_max_yaw,
+            max_pitch_ratio=settings.quality_max_pitch,
             min_face_score=settings.quality_min_face_score,
         )
 
     @classmethod
     def load(cls, settings: Settings) -> FaceEngine:
-        """Load MTCNN and FaceNet (converting FaceNet to ONNX on the very first start)."""
+        """Load MTCNN and FaceNet (translating FaceNet to ONNX on the very first start)."""
         started = time.perf_counter()
-        threads = settings.inference_threads or runtime.default_threads()
-        pnet, rnet, onet = (runtime.create_session(path, threads) for path in runtime.mtcnn_model_paths())
+        threads = settings.inference_threads or default_threads()
+        cache_dir = settings.data_dir / "models"
+        pnet, rnet, onet = (
+            registry.open_session(model, threads, cache_dir)
+            for model in (registry.MTCNN_PNET, registry.MTCNN_RNET, registry.MTCNN_ONET)
+        )
         config = DetectorConfig(
             min_face_size=settings.min_face_size,
             thresholds=settings.detect_thresholds,
             pyramid_factor=settings.pyramid_factor,
             max_side=settings.detect_max_side,
         )
-        facenet_path = runtime.facenet_onnx_path(settings.data_dir / "models")
-        facenet = runtime.create_session(facenet_path, threads, spin=True)
-        engine = cls(MTCNNDetector(pnet, rnet, onet, config), FaceNetEmbedder(facenet), settings)
+        # No spin-waiting: idle threads that spin between runs burn CPU that is counted against every
+        # login (measured by bench/liveness_cost.py: 63 ms of CPU a face spinning, 34 ms not).
+        facenet = registry.open_session(registry.FACENET, threads, cache_dir, spin=False)
+        embedder = FaceNetEmbedder(facenet, settings.alignment, settings.face_margin_px)
+        engine = cls(MTCNNDetector(pnet, rnet, onet, config), embedder, settings)
         logger.info("vision models loaded in %.2f s (%d threads)", time.perf_counter() - started, threads)
         return engine
 
@@ -100,26 +108,26 @@ class FaceEngine:
         ]
 
     def crop(self, image: np.ndarray, face: Face, method: AlignmentMethod | None = None) -> np.ndarray:
+        """The 160 x 160 RGB crop the quality gates measure (sharpness and brightness)."""
         return extract_face(image, face, method or self.settings.alignment, self.settings.face_margin_px)
 
     def check_frame(self, image: np.ndarray) -> FrameResult:
         """Detect and apply every gate: exactly one face, big, confident, lit, frontal, sharp."""
         faces = self.detect(image)
         if not faces:
-            return FrameResult(None, None, RejectReason.NO_FACE)
+            return FrameResult(None, RejectReason.NO_FACE)
         if len(faces) > 1:
-            return FrameResult(None, None, RejectReason.MULTIPLE_FACES)
+            return FrameResult(None, RejectReason.MULTIPLE_FACES)
         face = faces[0]
-        crop = self.crop(image, face)
-        reason = first_failure(measure(face, crop), self.policy)
-        return FrameResult(None if reason else crop, face, reason)
+        reason = first_failure(measure(face, self.crop(image, face)), self.policy)
+        return FrameResult(None if reason else FaceInImage(image, face), reason)
 
-    def largest_face_crop(self, image: np.ndarray) -> np.ndarray:
-        """The crop of the largest face, no quality gates (for evaluating labelled photo sets)."""
+    def largest_face(self, image: np.ndarray) -> FaceInImage:
+        """The largest face, no quality gates (for evaluating labelled photo sets)."""
         faces = self.detect(image)
         if not faces:
             raise FaceRejected(RejectReason.NO_FACE)
-        return self.crop(image, max(faces, key=lambda face: face.area))
+        return FaceInImage(image, max(faces, key=lambda face: face.area))
 
     def embed_image(self, data: bytes, largest_face: bool = False) -> Embedding:
         """The embedding of the one face in an image file.
@@ -128,11 +136,11 @@ class FaceEngine:
         skipped; otherwise the image must pass every gate a login frame passes."""
         image = self.decode(data)
         if largest_face:
-            return self.embedder.embed([self.largest_face_crop(image)])[0]
+            return self.embedder.embed([self.largest_face(image)])[0]
         result = self.check_frame(image)
-        if result.crop is None:
+        if result.face is None:
             raise FaceRejected(result.reason or RejectReason.NO_FACE)
-        return self.embedder.embed([result.crop])[0]
+        return self.embedder.embed([result.face])[0]
 
     # --- bursts ----------------------------------------------------------------------------------
 
@@ -140,7 +148,7 @@ class FaceEngine:
         """Every frame through decoding and the gates; the accepted ones embedded in one batch.
 
         Never raises for a bad frame: each becomes a ``FrameRejection`` with its index."""
-        crops: list[np.ndarray] = []
+        faces: list[FaceInImage] = []
         accepted: list[int] = []
         rejected: list[FrameRejection] = []
         for index, data in enumerate(frames):
@@ -149,10 +157,10 @@ class FaceEngine:
             except ImageError as error:
                 rejected.append(FrameRejection(index, error.reason))
                 continue
-            if result.crop is None:
+            if result.face is None:
                 rejected.append(FrameRejection(index, result.reason or RejectReason.NO_FACE))
             else:
-                crops.append(result.crop)
+                faces.append(result.face)
                 accepted.append(index)
-        embeddings = self.embedder.embed(crops)
+        embeddings = self.embedder.embed(faces)
         return BurstEmbeddings(tuple(embeddings), tuple(accepted), tuple(rejected))

@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import binascii
 import io
-import logging
 import re
 import warnings
 
@@ -17,8 +16,6 @@ import numpy.typing as npt
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from faceauth.domain import ImageTooLarge, NotAnImage
-
-logger = logging.getLogger(__name__)
 
 RGBImage = npt.NDArray[np.uint8]  # shape (height, width, 3)
 

