@@ -6,6 +6,7 @@ and SFace's speed.
     python bench/recognition.py fit           # IMPOSTOR_NORMS and CALIBRATED_THRESHOLDS (LFW only)
     python bench/recognition.py report [--json OUT]
     python bench/recognition.py speed
+    python bench/recognition.py weights       # which model set to serve (calibration data only)
 
 Calibration uses faces/lfw_5590_subset (impostors) and deepface_tests, face_recognition_examples,
 lfw_small_bin (genuine pairs). NUAA is reported, never fitted on."""
@@ -66,13 +67,7 @@ def fit() -> dict[str, object]:
         f"LFW: {len(identities)} faces ({missing} without), {len(impostor['sface'])} impostor pairs",
         file=sys.stderr,
     )
-    genuine_parts: dict[str, list[np.ndarray]] = {m: [] for m in MODELS}
-    for name in GENUINE_SETS:
-        ids, vecs, _ = load_stills(name)
-        genuine, _ = pair_cosines(ids, vecs)
-        for m in MODELS:
-            genuine_parts[m].append(genuine[m])
-    genuine_all = {m: np.concatenate(parts) for m, parts in genuine_parts.items()}
+    genuine_all = calibration_genuine()
     fusion.IMPOSTOR_NORMS.update({m: fusion.ScoreNorm(**v) for m, v in norms.items()})  # for this run
     thresholds = {}
     for models in CONFIGS:
@@ -88,6 +83,17 @@ def fit() -> dict[str, object]:
             "calibration_genuine_at_1e-5": {k: rates.as_dict()[k] for k in ("frr", "frr_95ci", "n_genuine")},
         }
     return {"impostor_norms": norms, "thresholds": thresholds, "n_impostor": len(impostor["sface"])}
+
+
+def calibration_genuine() -> dict[str, np.ndarray]:
+    """Per model, the cosines of every same-person pair of the genuine calibration sets."""
+    genuine_parts: dict[str, list[np.ndarray]] = {m: [] for m in MODELS}
+    for name in GENUINE_SETS:
+        ids, vecs, _ = load_stills(name)
+        genuine, _ = pair_cosines(ids, vecs)
+        for m in MODELS:
+            genuine_parts[m].append(genuine[m])
+    return {m: np.concatenate(parts) for m, parts in genuine_parts.items()}
 
 
 def stills_report(name: str, served: dict[tuple[str, ...], float]) -> dict[str, object]:
@@ -134,7 +140,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("command", choices=["fit", "report", "snorm", "speed"])
+    parser.add_argument("command", choices=["fit", "report", "snorm", "speed", "weights"])
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args()
     if args.command == "fit":
@@ -151,6 +157,12 @@ def main() -> None:
         _, vectors, _ = load_stills(LFW)
         served = {models: fusion.calibrated_threshold(models) for models in CONFIGS}
         result = compare(vectors, nuaa_table(), {m: BurstPolicy(8, 5, m, 0, served[m], 0.5) for m in CONFIGS})
+    elif args.command == "weights":
+        from recognition_weights import compare_weights
+
+        identities, vectors, _ = load_stills(LFW)
+        _, impostor = pair_cosines(identities, vectors)
+        result = compare_weights(calibration_genuine(), impostor)
     else:
         from recognition_speed import speed
 

@@ -12,13 +12,16 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import onnx
 
 from common import percentile_ms
 from faceauth.config import Settings
+from faceauth.model_zoo import registry
 from faceauth.model_zoo import sface as sface_file
-from faceauth.vision import runtime, sface
+from faceauth.model_zoo.sessions import create_session, default_threads
+from faceauth.vision import sface
 from faceauth.vision.engine import FaceEngine
-from faceauth.vision.recognition import Recognition, load_embedders
+from faceauth.vision.recognition import Recognition
 from speed import frames, in_subprocess
 
 ROUNDS = 15
@@ -37,22 +40,22 @@ def interleaved(variants: dict[str, Callable[[], object]], rounds: int = ROUNDS)
 
 
 def speed() -> dict[str, object]:
-    settings = Settings(data_dir=Path(tempfile.gettempdir()) / "faceauth-bench")
+    settings = Settings(
+        data_dir=Path(tempfile.gettempdir()) / "faceauth-bench", recognition_models=("facenet", "sface")
+    )
     engine = FaceEngine.load(settings)
-    threads = runtime.default_threads()
+    threads = default_threads()
     burst = frames(8)
-    recognition = Recognition(engine, load_embedders(engine, ["facenet"]))
-    gated, _ = recognition.gate(burst)
-    batch = sface.to_input([sface.align(frame.image, frame.face) for frame in gated])
+    gated, _ = Recognition(engine).gate(burst)
+    batch = sface.to_input([sface.align(frame.face.image, frame.face.face) for frame in gated])
     one = batch[:1]
-    cache = settings.data_dir / "models"
+    shipped = registry.locate(registry.SFACE)
+    int8 = sface_file.prepare_sface(onnx.load(str(shipped)), float32=False).SerializeToString()
     sessions = {
-        variant: runtime.create_session(
-            sface_file.sface_onnx_path(cache, float32=variant == "fp32"), threads, spin=True
-        )
-        for variant in ("fp32", "int8")
+        "fp32": registry.open_session(registry.SFACE, threads, settings.data_dir / "models"),
+        "int8": create_session(int8, threads),
     }
-    net = cv2.dnn.readNet(str(sface_file.locate_sface()))
+    net = cv2.dnn.readNet(str(shipped))
     cv2.setNumThreads(threads)
 
     def dnn() -> object:
@@ -72,16 +75,19 @@ def speed() -> dict[str, object]:
     per_face["onnxruntime_fp32_batch8_ms_per_face"] = round(
         per_face["onnxruntime_fp32_batch8_ms_per_face"] / len(batch), 1
     )
-    embedders = load_embedders(engine, ["facenet", "sface"])
-    configs = {
-        "facenet": Recognition(engine, embedders[:1]),
-        "facenet+sface_best4": Recognition(engine, embedders, best_frames=4),
-        "facenet+sface_all8": Recognition(engine, embedders, best_frames=0),
-        "sface": Recognition(engine, embedders[1:]),
+    configs: dict[str, tuple[tuple[str, ...], int]] = {
+        "facenet": (("facenet",), 0),
+        "sface": (("sface",), 0),
+        "sface+facenet_best4": (("sface", "facenet"), 4),
+        "facenet+sface_best4": (("facenet", "sface"), 4),
+        "facenet+sface_all8": (("facenet", "sface"), 0),
     }
-    bursts = interleaved(
-        {f"burst8_{name}_ms": (lambda r=r: r.embed_burst(burst)) for name, r in configs.items()}, 7
-    )
+
+    def run(models: tuple[str, ...], best: int) -> object:
+        engine.settings = settings.model_copy(update={"recognition_best_frames": best})
+        return engine.embed_burst(burst, models=models)
+
+    bursts = interleaved({f"burst8_{name}_ms": (lambda c=c: run(*c)) for name, c in configs.items()}, 7)
     peer = in_subprocess("peer", 16)
     peer_ms = float(peer["burst8_ms_median"])
     return {

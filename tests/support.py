@@ -9,17 +9,19 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 from sqlalchemy import text
 
 from faceauth.config import Settings, default_data_dir
+from faceauth.domain import BurstEmbeddings, FrameRejection, ModelVectors
 from faceauth.storage.sql.backend import SqlStorage
 from faceauth.storage.sql.tables import Base
 
@@ -134,3 +136,25 @@ def serve_in_subprocess(
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+STAND_IN_VERSIONS = {"facenet": "20180408-102900", "sface": "2021dec-int8bq"}
+
+
+def stand_in_burst(
+    embeddings: Sequence[np.ndarray],
+    accepted: Sequence[int],
+    rejected: Sequence[FrameRejection],
+    models: Sequence[str] | None,
+) -> BurstEmbeddings:
+    """The burst a stand-in engine returns: the same vectors as each asked model's (default: SFace,
+    the served default), every accepted frame, labelled with the model's real version."""
+    vectors = tuple(np.asarray(e, dtype=np.float32) for e in embeddings)
+    return BurstEmbeddings(
+        tuple(
+            ModelVectors(model, STAND_IN_VERSIONS[model], vectors, tuple(accepted))
+            for model in (models or ("sface",))
+        ),
+        tuple(accepted),
+        tuple(rejected),
+    )

@@ -21,8 +21,9 @@ import numpy as np
 
 from faceauth.domain import Embedding, InconsistentEnrollment
 from faceauth.vision import matching
+from faceauth.vision.engine import best_frame_positions
 from faceauth.vision.fusion import decide
-from faceauth.vision.recognition import Recognition, best_frame_positions
+from faceauth.vision.recognition import Recognition
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +109,7 @@ def embed_frames(
         if gated:
             table.usable[index] = True
             table.sharpness[index] = gated[0].sharpness
-            for model, vectors in recognition.embed_gated(gated, all_frames=True).items():
+            for model, vectors in recognition.embed_gated(gated).items():
                 table.embeddings[model][index] = vectors[0]
         if progress:
             progress()

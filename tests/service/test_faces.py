@@ -27,6 +27,8 @@ from faceauth.storage.crypto import TemplateCipher
 from faceauth.storage.keys import TemplateKey
 from faceauth.storage.sql.backend import SqlStorage
 from faceauth.storage.sql.tables import FaceTemplateRow
+from faceauth.vision import fusion
+from support import stand_in_burst
 
 
 def unit(vector: np.ndarray) -> Embedding:
@@ -46,17 +48,21 @@ class ScriptedEngine:
     """Answers each embed_burst call with the next prepared burst."""
 
     def __init__(self) -> None:
-        self.bursts: list[BurstEmbeddings] = []
+        self.bursts: list[tuple[list[Embedding], tuple[int, ...], tuple[FrameRejection, ...]]] = []
         self.frames_seen: list[int] = []
+        self.models_asked: list[tuple[str, ...]] = []
 
     def will_see(self, embeddings: list[Embedding], rejected: tuple[FrameRejection, ...] = ()) -> None:
         rejected_indices = {r.index for r in rejected}
         accepted = tuple(i for i in range(len(embeddings) + len(rejected)) if i not in rejected_indices)
-        self.bursts.append(BurstEmbeddings(tuple(embeddings), accepted, rejected))
+        self.bursts.append((embeddings, accepted, rejected))
 
-    def embed_burst(self, frames: Sequence[bytes]) -> BurstEmbeddings:
+    def embed_burst(
+        self, frames: Sequence[bytes], models: Sequence[str] | None = None, every_frame: bool = False
+    ) -> BurstEmbeddings:
         self.frames_seen.append(len(frames))
-        return self.bursts.pop(0)
+        self.models_asked.append(tuple(models or ()))
+        return stand_in_burst(*self.bursts.pop(0), models)
 
 
 FRAMES = [b"frame"] * 8
@@ -99,7 +105,7 @@ def test_enroll_then_verify_the_same_person(faces: FaceService, engine: Scripted
     verification = faces.verify(user_id, FRAMES)
     assert verification.verified
     assert verification.match.similarity > 0.9
-    assert verification.match.threshold == faces.settings.match_threshold
+    assert verification.match.threshold == fusion.served_threshold(faces.settings)
 
 
 def test_another_person_does_not_verify(faces: FaceService, engine: ScriptedEngine, user_id: int) -> None:
@@ -123,7 +129,10 @@ def test_template_is_stored_encrypted(
     assert stored.frames_used == 8
     mean = unit(np.mean(np.stack(embeddings), axis=0))
     assert mean.tobytes() not in stored.ciphertext
-    assert len(stored.ciphertext) == 12 + 512 * 4 + 16
+    assert b"sface" not in stored.ciphertext  # which models made it is inside the ciphertext too
+    template = faces.cipher.decrypt_template(user_id, stored.ciphertext, stored.key_id)
+    assert [(part.model, part.version) for part in template.vectors] == [("sface", "2021dec-int8bq")]
+    np.testing.assert_allclose(template.vectors[0].vector, mean, atol=1e-6)
 
 
 def test_too_few_good_frames_store_nothing(

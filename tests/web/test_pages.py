@@ -19,6 +19,7 @@ from faceauth.composition import VisionModels
 from faceauth.config import Settings
 from faceauth.domain import BurstEmbeddings, FrameRejection, RejectReason
 from faceauth.web.app import create_app
+from support import stand_in_burst
 
 PASSWORD = "correct horse battery staple"
 ALICE = {
@@ -42,7 +43,9 @@ PEOPLE = {b"face-a": unit_vector(1), b"face-b": unit_vector(2)}
 class StandInEngine:
     """Frames whose bytes name a person embed as that person; others have no face."""
 
-    def embed_burst(self, frames: Sequence[bytes]) -> BurstEmbeddings:
+    def embed_burst(
+        self, frames: Sequence[bytes], models: Sequence[str] | None = None, every_frame: bool = False
+    ) -> BurstEmbeddings:
         embeddings, accepted, rejected = [], [], []
         for index, frame in enumerate(frames):
             if frame in PEOPLE:
@@ -50,7 +53,7 @@ class StandInEngine:
                 accepted.append(index)
             else:
                 rejected.append(FrameRejection(index, RejectReason.NO_FACE))
-        return BurstEmbeddings(tuple(embeddings), tuple(accepted), tuple(rejected))
+        return stand_in_burst(embeddings, accepted, rejected, models)
 
 
 def frames(*contents: bytes) -> dict[str, list[str]]:

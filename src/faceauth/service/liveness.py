@@ -34,12 +34,16 @@ from faceauth.domain import (
     ChallengeExpired,
     ChallengeNotFound,
     ChallengeUsed,
+    FaceTemplate,
     LivenessFailed,
     LivenessUnavailable,
+    ModelVectors,
+    TemplateVector,
     ValidationFailed,
 )
 from faceauth.storage.crypto import TemplateCipher
 from faceauth.storage.interface import ChallengeStore, StorageBackend, StoredChallenge
+from faceauth.vision.engine import IDENTITY_MODEL
 from faceauth.vision.liveness import (
     MOVE_PROMPTS,
     FrameObservation,
@@ -156,11 +160,18 @@ def judge_stream(
                 f"passive_{evidence.name}", "this does not look like a live person in front of the camera"
             )
     usable = [(i, o) for i, o in enumerate(observations) if o.usable_for_matching and o.embedding is not None]
-    burst = BurstEmbeddings(
-        embeddings=tuple(o.embedding for _, o in usable if o.embedding is not None),
-        accepted_indices=tuple(i for i, _ in usable),
-        rejected=(),
-    )
+    served = analyzer.engine.served
+    models = (*served, *(m for m in analyzer.engine.embedders if m not in served))
+    per_model = []
+    for model in models:
+        framed = [(i, o.model_vectors[model]) for i, o in usable if model in o.model_vectors]
+        if model == models[0] and len(framed) != len(usable):
+            return failed("too_few_frames", "too few clear, frontal pictures of your face")
+        if framed:
+            version = analyzer.engine.embedders[model].version
+            vectors, indices = tuple(v for _, v in framed), tuple(i for i, _ in framed)
+            per_model.append(ModelVectors(model, version, vectors, indices))
+    burst = BurstEmbeddings(tuple(per_model), accepted_indices=tuple(i for i, _ in usable), rejected=())
     return StreamVerdict(True, None, "live", sequence.done, sequence, identity, passive, burst)
 
 
@@ -262,16 +273,23 @@ class LivenessService:
         """The stored form of an observation: its JSON, and its embedding (if any) encrypted."""
         row = observation.to_json()
         if observation.embedding is not None:
-            blob = self.cipher.encrypt(user_id, observation.embedding)
+            # FaceNet's vector (the identity check's) and, on a frame usable for matching, every
+            # served model's, in one template-format blob (``TemplateCipher.encrypt_template``).
+            vectors = {IDENTITY_MODEL: observation.embedding, **observation.model_vectors}
+            parts = tuple(TemplateVector(model, "", vector) for model, vector in vectors.items())
+            blob = self.cipher.encrypt_template(user_id, FaceTemplate(parts))
             row["emb"] = {"key": self.cipher.key_id, "blob": base64.b64encode(blob).decode("ascii")}
         return row
 
     def _observation(self, user_id: int, row: dict[str, Any]) -> FrameObservation:
         sealed = row.get("emb")
-        embedding = None
-        if isinstance(sealed, dict):
-            embedding = self.cipher.decrypt(user_id, base64.b64decode(sealed["blob"]), str(sealed["key"]))
-        return FrameObservation.from_json(row, embedding)
+        if not isinstance(sealed, dict):
+            return FrameObservation.from_json(row)
+        blob = base64.b64decode(sealed["blob"])
+        parts = self.cipher.decrypt_template(user_id, blob, str(sealed["key"])).vectors
+        vectors = {part.model: part.vector for part in parts}
+        usable = row.get("reason") is None
+        return FrameObservation.from_json(row, vectors.get(IDENTITY_MODEL), vectors if usable else None)
 
     def spend(
         self, user_id: int, challenge_id: str, purpose: ChallengePurpose, client: str | None = None

@@ -109,8 +109,28 @@ def calibrated_threshold(models: Sequence[str]) -> float:
 
 def served_threshold(settings: Settings, models: Sequence[str] | None = None) -> float:
     """The threshold for a comparison by ``models`` (default: the served ones): the operator's
-    ``FACEAUTH_MATCH_THRESHOLD`` when set and these are the served models, else the calibrated one."""
+    ``FACEAUTH_MATCH_THRESHOLD`` when set and these are the served models (under fusion it applies to
+    the fused score), else the calibrated one."""
     chosen = tuple(models) if models is not None else settings.recognition_models
-    if chosen == settings.recognition_models and "match_threshold" in settings.model_fields_set:
+    served = sorted(chosen) == sorted(settings.recognition_models)
+    if served and settings.match_threshold is not None:
         return settings.match_threshold
     return calibrated_threshold(chosen)
+
+
+# The score a login must reach for its frames to replace a template of other models than the served
+# ones (an upgrade): the lowest score at which at most 1e-6 of the 8,613,325 LFW impostor pairs score
+# as high, i.e. ten times stricter than the calibrated thresholds above, so that only a clear match
+# teaches a template (`bench/recognition.py fit`, "far_1e-6"; LFW impostors only, like the thresholds).
+UPGRADE_THRESHOLDS: dict[tuple[str, ...], float] = {
+    ("facenet",): 0.8500,
+    ("sface",): 0.6498,
+    ("facenet", "sface"): 4.7143,
+}
+
+
+def upgrade_threshold(models: Sequence[str]) -> float:
+    try:
+        return UPGRADE_THRESHOLDS[tuple(sorted(models))]
+    except KeyError:
+        raise ValueError(f"no upgrade threshold for the models {list(models)}") from None

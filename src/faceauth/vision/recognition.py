@@ -1,79 +1,32 @@
-"""Several face embedders side by side: the faces of stills (photos a person would use) and of
-login bursts, embedded by every configured model.
+"""The served recognition models side by side, for labelled captures (``faceauth compare``,
+``eval`` and ``calibrate``): the faces of stills (photos a person would use) and of login frames.
 
-A login burst goes through exactly the gates of ``FaceEngine.check_frame`` (one face, big, sharp,
-lit, frontal); the first model embeds every accepted frame, later (slower) models only the
-``best_frames`` accepted frames with the sharpest faces, which keeps the 8-frame verify within its
-time budget (bench/recognition.py --speed). Stills (``compare``, ``eval``) are searched harder:
-a smaller minimum face, and an upscaled retry when nothing is found; no gates."""
+Login frames go through exactly the gates of ``FaceEngine.check_frame`` (one face, big, sharp, lit,
+frontal). Stills are searched harder: a smaller minimum face, and an upscaled retry when nothing is
+found; no gates. Every model here is one of the engine's embedders."""
 
 from __future__ import annotations
 
 import copy
 import dataclasses
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 import cv2
 import numpy as np
 
 from faceauth.domain import Embedding, Face, FaceRejected, FrameRejection, ImageError, RejectReason
-from faceauth.model_zoo.sface import sface_onnx_path
-from faceauth.vision import runtime
 from faceauth.vision.detection import MTCNNDetector
+from faceauth.vision.embedding import Embedder, FaceInImage
 from faceauth.vision.engine import FaceEngine
-from faceauth.vision.quality import measure
-from faceauth.vision.sface import SFaceEmbedder
-
-logger = logging.getLogger(__name__)
-
-FACENET_NAME = "facenet"
-FACENET_VERSION = "20180408-102900"
-
-
-class Embedder(Protocol):
-    """One face-embedding model; each does its own alignment and preprocessing."""
-
-    name: str
-    version: str
-    dim: int
-
-    def embed_faces(self, image_rgb: np.ndarray, faces: Sequence[Face]) -> list[Embedding]: ...
-
-
-class FaceNetFaces:
-    """FaceNet behind the ``Embedder`` interface: the engine's crop (margin or landmarks), then
-    FaceNet. (To be replaced by vision's own FaceNet embedder when the interface lands there.)"""
-
-    name = FACENET_NAME
-    version = FACENET_VERSION
-    dim = 512
-
-    def __init__(self, engine: FaceEngine) -> None:
-        self._engine = engine
-
-    def embed_faces(self, image_rgb: np.ndarray, faces: Sequence[Face]) -> list[Embedding]:
-        return self._engine.embedder.embed([self._engine.crop(image_rgb, face) for face in faces])
-
-
-@dataclass(frozen=True)
-class ModelBurst:
-    """A burst through the gates: per model, the embeddings of the frames it embedded."""
-
-    embeddings: dict[str, tuple[Embedding, ...]]
-    accepted_indices: tuple[int, ...]
-    rejected: tuple[FrameRejection, ...]
 
 
 @dataclass(frozen=True)
 class GatedFrame:
-    """A frame that passed the login's gates: its image, its one face, and the face's sharpness."""
+    """A frame that passed the login's gates: its face (with the image) and the face's sharpness."""
 
     index: int
-    image: np.ndarray
-    face: Face
+    face: FaceInImage
     sharpness: float
 
 
@@ -86,41 +39,28 @@ class StillSearch:
     retry_max_side: int = 1600  # the enlarged image is searched at up to this longer side
 
 
-def load_embedders(engine: FaceEngine, models: Sequence[str]) -> list[Embedder]:
-    """The named models (``facenet``, ``sface``), in the order given; loaded once, at start."""
-    threads = engine.settings.inference_threads or runtime.default_threads()
-    embedders: list[Embedder] = []
-    for model in models:
-        if model == FACENET_NAME:
-            embedders.append(FaceNetFaces(engine))
-        elif model == "sface":
-            path = sface_onnx_path(engine.settings.data_dir / "models")
-            embedders.append(SFaceEmbedder(runtime.create_session(path, threads, spin=True)))
-        else:
-            raise ValueError(f"unknown recognition model {model!r} (known: facenet, sface)")
-    return embedders
-
-
 class Recognition:
-    def __init__(self, engine: FaceEngine, embedders: Sequence[Embedder], best_frames: int = 0) -> None:
-        if not embedders:
-            raise ValueError("at least one embedder")
+    """The engine's served models (``Settings.recognition_models``), for stills and single frames."""
+
+    def __init__(self, engine: FaceEngine) -> None:
         self.engine = engine
-        self.embedders = list(embedders)
-        self.best_frames = best_frames  # 0: every model embeds every accepted frame
 
     @property
     def models(self) -> tuple[str, ...]:
-        return tuple(embedder.name for embedder in self.embedders)
+        return self.engine.served
+
+    @property
+    def embedders(self) -> list[Embedder]:
+        return [self.engine.embedders[model] for model in self.models]
 
     def embed_still(self, data: bytes, search: StillSearch | None = None) -> dict[str, Embedding]:
-        """Every model's embedding of the largest face in a photo (no quality gates)."""
+        """Every served model's embedding of the largest face in a photo (no quality gates)."""
         image = self.engine.decode(data)
         faces = detect_in_still(self.engine, image, search or StillSearch())
         if not faces:
             raise FaceRejected(RejectReason.NO_FACE)
-        largest = max(faces, key=lambda face: face.area)
-        return {embedder.name: embedder.embed_faces(image, [largest])[0] for embedder in self.embedders}
+        largest = FaceInImage(image, max(faces, key=lambda face: face.area))
+        return {embedder.name: embedder.embed([largest])[0] for embedder in self.embedders}
 
     def gate(self, frames: Sequence[bytes]) -> tuple[list[GatedFrame], list[FrameRejection]]:
         """Every frame through decoding and the login's gates (``FaceEngine.check_frame``)."""
@@ -128,45 +68,20 @@ class Recognition:
         rejected: list[FrameRejection] = []
         for index, data in enumerate(frames):
             try:
-                image = self.engine.decode(data)
-                result = self.engine.check_frame(image)
+                result = self.engine.check_frame(self.engine.decode(data))
             except ImageError as error:
                 rejected.append(FrameRejection(index, error.reason))
                 continue
-            if result.crop is None or result.face is None:
+            if result.face is None:
                 rejected.append(FrameRejection(index, result.reason or RejectReason.NO_FACE))
                 continue
-            gated.append(GatedFrame(index, image, result.face, measure(result.face, result.crop).sharpness))
+            gated.append(GatedFrame(index, result.face, result.sharpness))
         return gated, rejected
 
-    def embed_gated(
-        self, gated: Sequence[GatedFrame], all_frames: bool = False
-    ) -> dict[str, tuple[Embedding, ...]]:
-        """Per model, the embeddings of the frames it embeds: the first model every frame, the
-        others the ``best_frames`` sharpest (every frame when ``all_frames``, as for enrollment)."""
-        sharpness = [frame.sharpness for frame in gated]
-        embeddings: dict[str, tuple[Embedding, ...]] = {}
-        for position, embedder in enumerate(self.embedders):
-            chosen: list[int] = list(range(len(gated)))
-            if position > 0 and not all_frames:
-                chosen = best_frame_positions(sharpness, self.best_frames)
-            embeddings[embedder.name] = tuple(
-                embedder.embed_faces(gated[i].image, [gated[i].face])[0] for i in chosen
-            )
-        return embeddings
-
-    def embed_burst(self, frames: Sequence[bytes], all_frames: bool = False) -> ModelBurst:
-        """A login (or, with ``all_frames``, an enrollment) burst: gated, then embedded per model."""
-        gated, rejected = self.gate(frames)
-        embeddings = self.embed_gated(gated, all_frames)
-        return ModelBurst(embeddings, tuple(frame.index for frame in gated), tuple(rejected))
-
-
-def best_frame_positions(sharpness: Sequence[float], count: int) -> list[int]:
-    """Positions of the ``count`` sharpest frames, in frame order (all of them when ``count`` is 0)."""
-    if count <= 0 or count >= len(sharpness):
-        return list(range(len(sharpness)))
-    return sorted(int(i) for i in np.argsort(-np.asarray(sharpness), kind="stable")[:count])
+    def embed_gated(self, gated: Sequence[GatedFrame]) -> dict[str, tuple[Embedding, ...]]:
+        """Per served model, the embeddings of every gated frame."""
+        faces = [frame.face for frame in gated]
+        return {embedder.name: tuple(embedder.embed(faces)) for embedder in self.embedders}
 
 
 def detect_in_still(engine: FaceEngine, image: np.ndarray, search: StillSearch) -> list[Face]:

@@ -3,21 +3,21 @@
 Preprocessing as the model's authors intend: the five MTCNN landmarks are mapped by a least-squares
 similarity transform (rotation, uniform scale, shift; Umeyama) onto the 112 x 112 ArcFace template,
 and the warped face goes in as raw BGR 0-255 floats, channels first, with no normalisation. The
-128-d output is L2-normalised. The model file is prepared by ``faceauth.model_zoo.sface``."""
+128-d output is L2-normalised. The session comes from ``faceauth.model_zoo.registry`` (SFACE)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
 
 import cv2
 import numpy as np
 import onnxruntime as ort
 
 from faceauth.domain import Embedding, Face
+from faceauth.vision.embedding import FaceInImage
 
 NAME = "sface"
-VERSION = "2021dec-int8bq"  # faceauth.model_zoo.sface.VERSION: the shipped file the weights come from
+VERSION = "2021dec-int8bq"  # the shipped file the weights come from (model_zoo.registry.SFACE)
 DIM = 128
 INPUT_NAME = "data"
 FACE_SIZE = 112
@@ -62,18 +62,8 @@ def to_input(aligned_rgb: Sequence[np.ndarray]) -> np.ndarray:
     return np.stack([crop[:, :, ::-1].transpose(2, 0, 1) for crop in aligned_rgb]).astype(np.float32)
 
 
-class FaceInImage(Protocol):
-    """A detected face with the RGB image it was found in (``vision.embedding.FaceInImage``)."""
-
-    @property
-    def image(self) -> np.ndarray: ...
-
-    @property
-    def face(self) -> Face: ...
-
-
 class SFaceEmbedder:
-    """Embeds detected faces (box and five landmarks) of RGB images; the ``Embedder`` interface."""
+    """SFace behind the :class:`~faceauth.vision.embedding.Embedder` interface."""
 
     name = NAME
     version = VERSION
@@ -85,11 +75,6 @@ class SFaceEmbedder:
     def embed(self, faces: Sequence[FaceInImage]) -> list[Embedding]:
         """One embedding per face; faces of different images go in one batch."""
         return self.embed_aligned([align(face.image, face.face) for face in faces])
-
-    def embed_faces(self, image_rgb: np.ndarray, faces: Sequence[Face]) -> list[Embedding]:
-        if not faces:
-            return []
-        return self.embed_aligned([align(image_rgb, face) for face in faces])
 
     def embed_aligned(self, aligned_rgb: Sequence[np.ndarray]) -> list[Embedding]:
         """Embeddings of faces already aligned by :func:`align` (a burst aligns frame by frame)."""
