@@ -26,7 +26,7 @@ from faceauth.burst_evaluation import SessionFrame, embed_frames
 from faceauth.config import Settings
 from faceauth.domain import FaceAuthError
 from faceauth.vision.engine import FaceEngine
-from faceauth.vision.recognition import Recognition, load_embedders
+from faceauth.vision.recognition import Recognition
 
 CACHE = Path(tempfile.gettempdir()) / "faceauth-bench" / "recognition"
 MODELS = ("facenet", "sface")
@@ -139,10 +139,11 @@ def main() -> None:
     shard = tuple(int(part) for part in args.shard.split("/")) if args.shard else None
     CACHE.mkdir(parents=True, exist_ok=True)
     settings = Settings(
-        data_dir=Path(tempfile.gettempdir()) / "faceauth-bench", inference_threads=args.threads
+        data_dir=Path(tempfile.gettempdir()) / "faceauth-bench",
+        inference_threads=args.threads,
+        recognition_models=MODELS,
     )
-    engine = FaceEngine.load(settings)
-    recognition = Recognition(engine, load_embedders(engine, MODELS))
+    recognition = Recognition(FaceEngine.load(settings))
     for name in args.sets:
         if name == NUAA:
             embed_nuaa(recognition)

@@ -8,8 +8,11 @@ from pathlib import Path
 import numpy as np
 import onnx
 import onnxruntime as ort
+import pytest
 
 from faceauth.model_zoo import registry, sface
+
+pytestmark = pytest.mark.e2e
 
 
 def test_the_shipped_file_is_found_and_matches_its_hash() -> None:

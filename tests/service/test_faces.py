@@ -15,11 +15,13 @@ from faceauth.domain import (
     BurstEmbeddings,
     Embedding,
     FaceAlreadyEnrolled,
+    FaceTemplate,
     FrameRejection,
     InconsistentEnrollment,
     NoFaceEnrolled,
     NotEnoughGoodFrames,
     RejectReason,
+    TemplateVector,
 )
 from faceauth.service.faces import FaceService
 from faceauth.service.lockout import LockoutService
@@ -202,5 +204,89 @@ def test_delete_template(faces: FaceService, engine: ScriptedEngine, user_id: in
     faces.enroll(user_id, FRAMES)
     assert faces.delete(user_id) is True
     assert not faces.is_enrolled(user_id)
+    with pytest.raises(NoFaceEnrolled):
+        faces.verify(user_id, FRAMES)
+
+
+# --- templates of other models than the served ones ----------------------------------------------
+
+
+def tilted(template: Embedding, cosine: float, count: int = 8, seed: int = 5) -> list[Embedding]:
+    """Frames whose mean is about ``cosine`` similar to ``template``: another direction mixed in."""
+    other = person(99)
+    other = unit(other - float(other @ template) * template)
+    sine = float(np.sqrt(1.0 - cosine**2))
+    return photos_of(unit(cosine * template + sine * other), count, noise=0.005, seed=seed)
+
+
+def enroll_legacy(faces: FaceService, storage: SqlStorage, user_id: int, vector: Embedding) -> None:
+    """A template as written before templates recorded their model: FaceNet's raw vector (v1)."""
+    storage.save_template(user_id, faces.cipher.encrypt(user_id, vector), faces.cipher.key_id, 8)
+
+
+def template_models(faces: FaceService, storage: SqlStorage, user_id: int) -> list[tuple[str, str]]:
+    stored = storage.get_template(user_id)
+    assert stored is not None
+    template = faces.cipher.decrypt_template(user_id, stored.ciphertext, stored.key_id)
+    return [(part.model, part.version) for part in template.vectors]
+
+
+def test_an_old_template_is_judged_by_facenet_at_its_own_threshold(
+    faces: FaceService, engine: ScriptedEngine, storage: SqlStorage, user_id: int
+) -> None:
+    ann = person(1)
+    enroll_legacy(faces, storage, user_id, ann)
+    assert template_models(faces, storage, user_id) == [("facenet", "20180408-102900")]
+    engine.will_see(tilted(ann, 0.60))  # above SFace's 0.4965, below FaceNet's 0.705
+    result = faces.verify(user_id, FRAMES)
+    assert not result.verified
+    assert result.match.threshold == fusion.calibrated_threshold(["facenet"]) == 0.705
+    assert engine.models_asked[-1][0] == "facenet" and "sface" in engine.models_asked[-1]
+    assert template_models(faces, storage, user_id) == [("facenet", "20180408-102900")]  # unchanged
+
+
+def test_an_old_template_is_upgraded_only_by_a_clear_match(
+    faces: FaceService, engine: ScriptedEngine, storage: SqlStorage, user_id: int
+) -> None:
+    ann = person(1)
+    enroll_legacy(faces, storage, user_id, ann)
+    # a borderline match (above 0.705, below the upgrade level 0.85) logs in but teaches nothing
+    engine.will_see(tilted(ann, 0.78))
+    assert faces.verify(user_id, FRAMES).verified
+    assert template_models(faces, storage, user_id) == [("facenet", "20180408-102900")]
+    assert not [e for e in storage.list_events(user_id) if e.kind == "face_template_upgrade"]
+    # a clear match replaces it with a template of the served model, made from this login's frames
+    clear = tilted(ann, 0.95)
+    engine.will_see(clear)
+    assert faces.verify(user_id, FRAMES).verified
+    assert template_models(faces, storage, user_id) == [("sface", "2021dec-int8bq")]
+    upgrades = [e for e in storage.list_events(user_id) if e.kind == "face_template_upgrade"]
+    assert len(upgrades) == 1 and upgrades[0].detail is not None and "sface" in upgrades[0].detail
+    stored = storage.get_template(user_id)
+    assert stored is not None
+    sface_part = faces.cipher.decrypt_template(user_id, stored.ciphertext, stored.key_id).vectors[0]
+    np.testing.assert_allclose(sface_part.vector, unit(np.mean(np.stack(clear), axis=0)), atol=1e-5)
+    # from now on the login is judged by SFace
+    engine.will_see(photos_of(unit(np.mean(np.stack(clear), axis=0)), 8, seed=9))
+    result = faces.verify(user_id, FRAMES)
+    assert result.verified and result.match.threshold == fusion.served_threshold(faces.settings)
+    assert engine.models_asked[-1] == ("sface",)
+
+
+def test_a_failed_login_never_upgrades(
+    faces: FaceService, engine: ScriptedEngine, storage: SqlStorage, user_id: int
+) -> None:
+    enroll_legacy(faces, storage, user_id, person(1))
+    engine.will_see(photos_of(person(2), 8))
+    assert not faces.verify(user_id, FRAMES).verified
+    assert template_models(faces, storage, user_id) == [("facenet", "20180408-102900")]
+
+
+def test_a_template_of_weights_the_server_no_longer_runs_is_not_compared(
+    faces: FaceService, engine: ScriptedEngine, storage: SqlStorage, user_id: int
+) -> None:
+    old = FaceTemplate((TemplateVector("sface", "2019-other", person(1)),))
+    storage.save_template(user_id, faces.cipher.encrypt_template(user_id, old), faces.cipher.key_id, 8)
+    engine.will_see(photos_of(person(1), 8))
     with pytest.raises(NoFaceEnrolled):
         faces.verify(user_id, FRAMES)

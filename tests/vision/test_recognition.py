@@ -10,8 +10,8 @@ import numpy as np
 from PIL import Image
 
 from faceauth.domain import RejectReason
-from faceauth.vision.engine import FaceEngine
-from faceauth.vision.recognition import StillSearch, best_frame_positions, detect_in_still
+from faceauth.vision.engine import FaceEngine, best_frame_positions
+from faceauth.vision.recognition import StillSearch, detect_in_still
 
 
 def small_face_photo(photo: Path, shorter_face_px: int = 24) -> np.ndarray:

@@ -12,7 +12,9 @@ import pytest
 from faceauth.domain import Embedding
 from faceauth.vision import sface
 from faceauth.vision.engine import FaceEngine
-from faceauth.vision.recognition import Recognition, load_embedders
+from faceauth.vision.recognition import Recognition
+
+pytestmark = pytest.mark.e2e
 
 
 def test_similarity_transform_recovers_a_known_rotation_scale_and_shift() -> None:
@@ -32,7 +34,7 @@ def test_collapsed_landmarks_are_refused() -> None:
 
 @pytest.fixture(scope="module")
 def embed_sface(face_engine: FaceEngine) -> Callable[[Path], Embedding]:
-    recognition = Recognition(face_engine, load_embedders(face_engine, ["sface"]))
+    recognition = Recognition(face_engine)
     return lambda path: recognition.embed_still(path.read_bytes())["sface"]
 
 
