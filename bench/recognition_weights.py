@@ -5,8 +5,11 @@ LFW's impostor pairs give FAR 1e-3, 1e-4 and 1e-5, with 95 % Wilson intervals.
 
     python bench/recognition.py weights
 
-The grid's best weight is *fitted* on these 268 genuine pairs, so its own figure is optimistic; it is
-reported to show how much a fitted weight could gain, not as a held-out measurement."""
+The weights served (``vision.fusion.WEIGHTS``) are Fisher's linear discriminant of the two models'
+impostor z-scores: the direction that best separates the calibration genuine pairs from LFW's impostor
+pairs (pooled covariance of both classes), scaled to sum to one (:func:`fisher_weights`). The grid's
+figures are fitted on the same 268 genuine pairs, so they are optimistic; they show how flat the
+choice is, not a held-out measurement."""
 
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from faceauth import calibration
 from faceauth.vision import fusion
 
 FARS = (1e-3, 1e-4, 1e-5)
+MODELS = ("facenet", "sface")
 SFACE_WEIGHTS = tuple(round(w, 2) for w in np.arange(0.0, 1.0001, 0.1))
 
 
@@ -36,9 +40,29 @@ def accepted(genuine: np.ndarray, impostor: np.ndarray, far: float) -> dict[str,
     }
 
 
+def fisher_weights(genuine: dict[str, np.ndarray], impostor: dict[str, np.ndarray]) -> dict[str, float]:
+    """Fisher's discriminant on the (FaceNet, SFace) z-scores, scaled so the weights sum to one."""
+
+    def z(cosines: dict[str, np.ndarray]) -> np.ndarray:
+        return np.stack(
+            [(cosines[m] - fusion.IMPOSTOR_NORMS[m].mean) / fusion.IMPOSTOR_NORMS[m].std for m in MODELS], 1
+        )
+
+    zg, zi = z(genuine), z(impostor)
+    pooled = 0.5 * (np.cov(zg.T) + np.cov(zi.T))
+    direction = np.linalg.solve(pooled, zg.mean(axis=0) - zi.mean(axis=0))
+    direction = direction / direction.sum()
+    return {model: round(float(weight), 2) for model, weight in zip(MODELS, direction, strict=True)}
+
+
 def compare_weights(genuine: dict[str, np.ndarray], impostor: dict[str, np.ndarray]) -> dict[str, object]:
-    result: dict[str, object] = {"n_genuine": len(genuine["sface"]), "n_impostor": len(impostor["sface"])}
-    for sface_weight in SFACE_WEIGHTS:
+    fitted = fisher_weights(genuine, impostor)
+    result: dict[str, object] = {
+        "n_genuine": len(genuine["sface"]),
+        "n_impostor": len(impostor["sface"]),
+        "fisher_weights": fitted,
+    }
+    for sface_weight in (*SFACE_WEIGHTS, fitted["sface"]):
         g, i = weighted(genuine, sface_weight), weighted(impostor, sface_weight)
         name = {0.0: "facenet", 1.0: "sface", 0.5: "fused (equal weights)"}.get(
             sface_weight, f"fused w_sface={sface_weight}"

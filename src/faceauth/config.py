@@ -117,9 +117,10 @@ class Settings(BaseSettings):
 
     # --- recognition models (docs/recognition.md) -------------------------------------------------
     # Which models embed faces, in this order: "sface", "facenet", or both (JSON list; their scores
-    # fused, vision/fusion.py). Each template records the models (and versions) that made it and is
-    # judged by them; FaceNet is always loaded for templates enrolled before templates recorded it.
-    recognition_models: tuple[str, ...] = ("sface",)
+    # fused with weights fitted on calibration data, vision/fusion.py; docs/recognition.md says why
+    # both are served). Each template records the models (and versions) that made it and is judged
+    # by them; FaceNet is always loaded, for templates enrolled before templates recorded it.
+    recognition_models: tuple[str, ...] = ("sface", "facenet")
     # In a login burst the models after the first embed only this many of the sharpest accepted
     # frames (0: every accepted frame), to keep the verify fast; enrollment embeds every frame.
     recognition_best_frames: int = 4

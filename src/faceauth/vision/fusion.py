@@ -36,9 +36,13 @@ IMPOSTOR_NORMS: dict[str, ScoreNorm] = {
     "sface": ScoreNorm(mean=0.0860, std=0.0947),
 }
 
-# Fusion weights: equal, fixed before any measurement (not fitted: with two models and the few
-# genuine pairs we may calibrate on, fitted weights would mostly fit noise).
-WEIGHTS: dict[str, float] = {"facenet": 1.0, "sface": 1.0}
+# Fusion weights: Fisher's linear discriminant of the two z-scores, fitted on calibration data only
+# (the 268 same-person pairs of deepface_tests, face_recognition_examples and lfw_small_bin against
+# LFW's impostor pairs, pooled covariance), scaled to sum to one and rounded to two decimals
+# (`bench/recognition.py weights`). Equal weights accepted fewer calibration pairs at LFW FAR 1e-4
+# and 1e-5 (0.978 and 0.944 against 0.996 and 0.966); the two models' impostor z-scores correlate
+# 0.31, their genuine ones 0.82, so SFace carries most of the weight.
+WEIGHTS: dict[str, float] = {"facenet": 0.18, "sface": 0.82}
 
 
 def fuse(cosines: Mapping[str, np.ndarray | float], models: Sequence[str]) -> np.ndarray:
@@ -89,14 +93,14 @@ def decide(
 
 # The threshold each model combination is judged by unless FACEAUTH_MATCH_THRESHOLD is set for the
 # served one: the lowest score at which at most 1e-5 of the 8,613,325 LFW impostor pairs above score
-# as high (`bench/recognition.py fit`; at that point the genuine calibration pairs of deepface_tests,
-# face_recognition_examples and lfw_small_bin, 268 in all, are accepted at 0.963 by SFace and 0.944
+# as high (`bench/recognition.py fit`; at that point the 268 genuine calibration pairs of
+# deepface_tests, face_recognition_examples and lfw_small_bin are accepted at 0.963 by SFace and 0.966
 # fused). FaceNet alone keeps its earlier threshold (LFW FAR 1e-4: 0.705; 0.7007 in this run), so
 # templates enrolled before SFace are judged as they were.
 CALIBRATED_THRESHOLDS: dict[tuple[str, ...], float] = {
     ("facenet",): 0.705,
     ("sface",): 0.4965,
-    ("facenet", "sface"): 3.5957,
+    ("facenet", "sface"): 3.9683,
 }
 
 
@@ -125,7 +129,7 @@ def served_threshold(settings: Settings, models: Sequence[str] | None = None) ->
 UPGRADE_THRESHOLDS: dict[tuple[str, ...], float] = {
     ("facenet",): 0.8500,
     ("sface",): 0.6498,
-    ("facenet", "sface"): 4.7143,
+    ("facenet", "sface"): 5.5299,
 }
 
 
