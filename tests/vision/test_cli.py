@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+pytestmark = pytest.mark.e2e
+
 BOTH_MODELS = {"FACEAUTH_RECOGNITION_MODELS": '["facenet", "sface"]'}
 
 

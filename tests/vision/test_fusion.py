@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+from faceauth.config import Settings
 from faceauth.vision import fusion
 
 
@@ -41,3 +44,17 @@ def test_a_model_missing_from_the_template_is_an_error_not_a_pass() -> None:
         fusion.decide(
             {"facenet": unit(1, 0), "sface": unit(1, 0)}, {"facenet": unit(1, 0)}, ["facenet", "sface"], 0
         )
+
+
+def test_the_operator_threshold_applies_to_the_served_models_only(tmp_path: Path) -> None:
+    served = Settings(data_dir=tmp_path, recognition_models=("sface", "facenet"))
+    assert fusion.served_threshold(served) == fusion.calibrated_threshold(["facenet", "sface"])
+    tuned = Settings(data_dir=tmp_path, recognition_models=("sface", "facenet"), match_threshold=4.5)
+    assert fusion.served_threshold(tuned) == 4.5  # a fused z-score under fusion
+    assert fusion.served_threshold(tuned, ["facenet", "sface"]) == 4.5  # order does not matter
+    assert fusion.served_threshold(tuned, ["facenet"]) == 0.705  # an old FaceNet template keeps its own
+
+
+def test_an_upgrade_needs_more_than_a_match() -> None:
+    for models in (["facenet"], ["sface"], ["facenet", "sface"]):
+        assert fusion.upgrade_threshold(models) > fusion.calibrated_threshold(models)

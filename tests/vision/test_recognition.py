@@ -7,11 +7,14 @@ import io
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from faceauth.domain import RejectReason
 from faceauth.vision.engine import FaceEngine, best_frame_positions
 from faceauth.vision.recognition import StillSearch, detect_in_still
+
+pytestmark = pytest.mark.e2e
 
 
 def small_face_photo(photo: Path, shorter_face_px: int = 24) -> np.ndarray:
