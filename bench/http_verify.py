@@ -119,7 +119,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--rounds", type=int, default=15)
-    parser.add_argument("--models", help='FACEAUTH_RECOGNITION_MODELS, e.g. \'["sface"]\' (default: served)')
+    parser.add_argument("--models", help="FACEAUTH_RECOGNITION_MODELS, e.g. '[\"sface\"]' (default: served)")
     parser.add_argument("--json", help="write the results here too")
     args = parser.parse_args()
     ours = measure(args.rounds, args.models)
