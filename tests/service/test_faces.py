@@ -292,3 +292,21 @@ def test_a_template_of_weights_the_server_no_longer_runs_is_not_compared(
     engine.will_see(photos_of(person(1), 8))
     with pytest.raises(NoFaceEnrolled):
         faces.verify(user_id, FRAMES)
+
+
+def test_an_upgrade_never_brings_back_a_face_deleted_during_the_login(
+    faces: FaceService, engine: ScriptedEngine, storage: SqlStorage, user_id: int
+) -> None:
+    ann = person(1)
+    enroll_legacy(faces, storage, user_id, ann)
+    engine.will_see(tilted(ann, 0.95))  # a clear match: would upgrade
+    embed = engine.embed_burst
+
+    def deleting_meanwhile(frames: Sequence[bytes], *args: object, **kwargs: object) -> BurstEmbeddings:
+        storage.delete_template(user_id)  # the user deletes their face while the burst is embedded
+        return embed(frames, *args, **kwargs)  # type: ignore[arg-type]
+
+    engine.embed_burst = deleting_meanwhile  # type: ignore[method-assign]
+    assert faces.verify(user_id, FRAMES).verified  # judged against the template read before
+    assert storage.get_template(user_id) is None
+    assert not [e for e in storage.list_events(user_id) if e.kind == "face_template_upgrade"]

@@ -36,7 +36,7 @@ from faceauth.domain import (
 )
 from faceauth.service.lockout import FACE_STEP, LockoutService, face_key
 from faceauth.storage.crypto import TemplateCipher
-from faceauth.storage.interface import StorageBackend
+from faceauth.storage.interface import StorageBackend, StoredTemplate
 from faceauth.vision import fusion, matching
 
 logger = logging.getLogger(__name__)
@@ -180,7 +180,7 @@ class FaceService:
             "face verification of user %d by %s: score %.3f", user_id, "+".join(judges), match.similarity
         )
         if match.match and upgradable:
-            self._upgrade(user_id, template, burst, decision, client)
+            self._upgrade(user_id, stored, template, burst, decision, client)
         return VerificationResult(match, len(burst.embeddings), burst.rejected)
 
     def build_template(self, burst: BurstEmbeddings, models: Sequence[str]) -> FaceTemplate:
@@ -202,6 +202,7 @@ class FaceService:
     def _upgrade(
         self,
         user_id: int,
+        stored: StoredTemplate,
         template: FaceTemplate,
         burst: BurstEmbeddings,
         decision: fusion.Decision,
@@ -224,11 +225,14 @@ class FaceService:
         except InconsistentEnrollment:
             logger.info("template of user %d kept: the login's frames disagree", user_id)
             return
-        stored = self.storage.get_template(user_id)
-        if stored is None:
-            return
         ciphertext = self.cipher.encrypt_template(user_id, upgraded)
-        self.storage.save_template(user_id, ciphertext, self.cipher.key_id, len(burst.embeddings))
+        # Compare and set: a template re-enrolled or deleted since this login began is left alone
+        # (an upgrade must never bring back a deleted face).
+        if not self.storage.replace_template_ciphertext(
+            user_id, stored.ciphertext, ciphertext, self.cipher.key_id
+        ):
+            logger.info("template of user %d changed during the login; not upgraded", user_id)
+            return
         self.storage.record_event(
             "face_template_upgrade",
             success=True,
