@@ -27,7 +27,7 @@ from test_api import cast as api_cast  # noqa: F401  (a fixture: registered as a
 from faceauth.config import Settings
 from faceauth.storage.crypto import TemplateCipher
 from faceauth.storage.sql.backend import SqlStorage
-from faceauth.vision import matching
+from faceauth.vision import fusion, matching
 from support import LiveServer, make_settings, serve_in_thread, wipe_postgres
 
 KEY_ID_QUERY = "SELECT key_id FROM face_templates WHERE user_id = :id"
@@ -171,8 +171,9 @@ def test_every_step_is_in_the_audit_log_and_the_users_events(
     for event in events:
         assert event["client"] == "127.0.0.1" and event["time"]
     genuine, impostor_score = events[2]["similarity"], events[0]["similarity"]
-    assert genuine is not None and genuine >= server.settings.match_threshold
-    assert impostor_score is not None and impostor_score < server.settings.match_threshold
+    threshold = fusion.served_threshold(server.settings)
+    assert genuine is not None and genuine >= threshold
+    assert impostor_score is not None and impostor_score < threshold
     assert client.get("/api/v1/users/me/events?limit=2", headers=bearer(full)).json()["events"] == events[:2]
 
     # The refused registration has no user, but it is in the operator's log with its reason.
