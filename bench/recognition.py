@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from faceauth import calibration
 from faceauth.burst_evaluation import BurstPolicy, FrameTable, login_protocol
 from faceauth.cli_recognition import bursts_report
+from faceauth.config import Settings
 from faceauth.evaluation import roc_auc
 from faceauth.vision import fusion
 from recognition_data import MODELS, NUAA, load_cache
@@ -128,11 +129,14 @@ def nuaa_table() -> FrameTable:
 def nuaa_report(served: dict[tuple[str, ...], float], frames: int = 8) -> dict[str, object]:
     table = nuaa_table()
     report: dict[str, object] = {"frames": len(table.identities), "usable": int(table.usable.sum())}
-    runs = [(models, 0) for models in CONFIGS] + [(("facenet", "sface"), 4), (("sface", "facenet"), 4)]
-    for models, best in runs:
-        threshold = fusion.calibrated_threshold(models)
-        policy = BurstPolicy(frames, 5, models, best, threshold, 0.5)
-        key = "+".join(models) + (f" ({models[1]} on the best {best} frames)" if best else "")
+    defaults = Settings()  # the served models and how many frames the later ones embed
+    best = defaults.recognition_best_frames
+    runs = [(models, 0) for models in CONFIGS]
+    runs += [(("facenet", "sface"), best), (tuple(defaults.recognition_models), best)]
+    for models, best_frames in runs:
+        threshold = served[tuple(sorted(models))]
+        policy = BurstPolicy(frames, 5, models, best_frames, threshold, 0.5)
+        key = "+".join(models) + (f" ({models[1]} on the best {best_frames} frames)" if best_frames else "")
         report[key] = bursts_report(login_protocol(table, policy), threshold)
     return report
 
