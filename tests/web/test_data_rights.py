@@ -227,13 +227,17 @@ def test_the_database_holds_no_readable_template(
     token = login(client, account)["access_token"]
     assert enroll(client, token, frames).status_code == 201
 
-    # The template the server computed, recomputed here from the same frames by the same engine.
-    embedded = face_engine.embed_burst(frames)
-    template = matching.build_template(
-        list(embedded.embeddings),
-        server.settings.enroll_min_consistency,
-        frame_indices=embedded.accepted_indices,
-    )
+    # The template the server computed (one vector per served model), recomputed here from the same
+    # frames by the same engine, as enrollment embeds them (every frame by every model).
+    embedded = face_engine.embed_burst(frames, every_frame=True)
+    recomputed = {
+        vectors.model: matching.build_template(
+            list(vectors.vectors),
+            server.settings.enroll_min_consistency,
+            frame_indices=vectors.frame_indices,
+        )
+        for vectors in embedded.models
+    }
     dump = database_dump(server.settings)
     (ciphertext,) = raw_rows(
         server.settings, "SELECT template FROM face_templates WHERE user_id = :id", id=account.id
@@ -241,11 +245,13 @@ def test_the_database_holds_no_readable_template(
     # Controls: the dump holds the stored ciphertext; it decrypts (with the server's keys) to the
     # template recomputed here; and the search finds a template's forms where they are.
     assert bytes(ciphertext)[:32] in dump or bytes(ciphertext)[:32].hex().encode() in dump
-    stored = TemplateCipher.from_settings(server.settings).decrypt(
+    stored = TemplateCipher.from_settings(server.settings).decrypt_template(
         account.id, bytes(ciphertext), raw_rows(server.settings, KEY_ID_QUERY, id=account.id)[0][0]
     )
-    np.testing.assert_allclose(stored, template, atol=1e-4)
-    for candidate in (template, stored):
+    assert stored.models == server.settings.recognition_models
+    for part in stored.vectors:
+        np.testing.assert_allclose(part.vector, recomputed[part.model], atol=1e-4)
+    for candidate in (*recomputed.values(), *(part.vector for part in stored.vectors)):
         for name, needles in readable_forms(candidate).items():
             assert needles[0] in b"xx" + needles[0] + b"yy", name
             for needle in needles:
