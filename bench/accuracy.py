@@ -2,7 +2,8 @@
 on NUAA's real webcam frames (enroll from one session, verify bursts from the others).
 
 Usage: python bench/accuracy.py [--json OUT] [--skip-peer] [--skip-lfw]
-The threshold that ``Settings.match_threshold`` holds was chosen from this run's LFW impostor
+FaceNet alone (the seed model; bench/recognition.py measures SFace and the fusion). Its threshold
+(``vision.fusion.CALIBRATED_THRESHOLDS[("facenet",)]``) was chosen from this run's LFW impostor
 scores (false-accept rate 1e-4); the other sets then report what it gives."""
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from common import data_root
 from faceauth import evaluation
 from faceauth.config import Settings
 from faceauth.domain import Embedding, FaceAuthError
+from faceauth.vision import fusion
 from faceauth.vision.engine import FaceEngine
 from faceauth.vision.matching import cosine_similarity, mean_embedding
 
@@ -133,8 +135,8 @@ def main() -> None:
     args = parser.parse_args()
     settings = Settings(data_dir=Path(tempfile.gettempdir()) / "faceauth-bench")
     engine = FaceEngine.load(settings)
-    threshold = settings.match_threshold
-    ours = lambda data: engine.embed_image(data, largest_face=True)  # noqa: E731
+    threshold = fusion.calibrated_threshold(["facenet"])  # this bench measures FaceNet alone
+    ours = lambda data: engine.embed_image(data, largest_face=True, model="facenet")  # noqa: E731
     report: dict[str, object] = {
         "threshold": threshold,
         "settings": {"alignment": settings.alignment, "face_margin_px": settings.face_margin_px},
@@ -151,7 +153,7 @@ def main() -> None:
     landmark_engine = FaceEngine.load(settings.model_copy(update={"alignment": "landmarks"}))
     report["faces/deepface_tests"]["faceauth_landmark_alignment"] = evaluate_set(  # type: ignore[index]
         labelled("faces/deepface_tests"),
-        lambda data: landmark_engine.embed_image(data, largest_face=True),
+        lambda data: landmark_engine.embed_image(data, largest_face=True, model="facenet"),
         threshold,
     )[0]
     if not args.skip_peer:

@@ -1,7 +1,11 @@
 """An 8-frame face verification over HTTP on loopback (``faceauth serve``, real models, SQLite),
 beside the peer pipeline's in-process time for the same 8 frames, in the same run.
 
-Usage: python bench/http_verify.py [--rounds N] [--json OUT]"""
+Wall time, and CPU time: the server process's CPU (every thread, from /proc) spent on each verify,
+against the peer's process CPU for its burst. On a shared, loaded machine the CPU times are the
+fairer comparison (wall time also counts waiting for the cores).
+
+Usage: python bench/http_verify.py [--rounds N] [--models JSON] [--json OUT]"""
 
 from __future__ import annotations
 
@@ -31,9 +35,16 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+def process_cpu_s(pid: int) -> float:
+    """User plus system CPU seconds of a process, all its threads (``/proc/PID/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def start_server(data_dir: Path, port: int, models: str | None = None) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
+        **({"FACEAUTH_RECOGNITION_MODELS": models} if models else {}),
         "FACEAUTH_DATA_DIR": str(data_dir),
         # this measures matching; the challenge step is measured in bench/liveness.py
         "FACEAUTH_LIVENESS_REQUIRED": "false",
@@ -61,11 +72,12 @@ def password_token(client: httpx.Client) -> str:
     return str(response.json()["access_token"])
 
 
-def measure(rounds: int) -> dict[str, object]:
+def measure(rounds: int, models: str | None = None) -> dict[str, object]:
     burst = frames(8)
+    cpu = []
     with tempfile.TemporaryDirectory() as data_dir:
         port = free_port()
-        server = start_server(Path(data_dir), port)
+        server = start_server(Path(data_dir), port, models)
         try:
             with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
                 client.post(
@@ -84,9 +96,11 @@ def measure(rounds: int) -> dict[str, object]:
                 timings = []
                 for _ in range(rounds):
                     headers = {"Authorization": f"Bearer {password_token(client)}"}
-                    started = time.perf_counter()
-                    response = client.post("/api/v1/face/verify", json=as_payload(burst), headers=headers)
+                    payload = as_payload(burst)
+                    started, cpu_before = time.perf_counter(), process_cpu_s(server.pid)
+                    response = client.post("/api/v1/face/verify", json=payload, headers=headers)
                     timings.append(time.perf_counter() - started)
+                    cpu.append(process_cpu_s(server.pid) - cpu_before)
                     if response.status_code != 200:
                         raise RuntimeError(f"verify answered {response.status_code}: {response.text}")
         finally:
@@ -95,6 +109,8 @@ def measure(rounds: int) -> dict[str, object]:
     return {
         "verify_http_ms_median": percentile_ms(timings, 50),
         "verify_http_ms_p95": percentile_ms(timings, 95),
+        "verify_server_cpu_ms_median": percentile_ms(cpu, 50),
+        "models": models or "default",
     }
 
 
@@ -103,15 +119,20 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--models", help="FACEAUTH_RECOGNITION_MODELS, e.g. '[\"sface\"]' (default: served)")
     parser.add_argument("--json", help="write the results here too")
     args = parser.parse_args()
-    ours = measure(args.rounds)
+    ours = measure(args.rounds, args.models)
     peer = in_subprocess("peer", 16)
     report = {
         "faceauth_http": ours,
         "peer_in_process_burst8_ms_median": peer["burst8_ms_median"],
+        "peer_in_process_burst8_cpu_ms_median": peer["burst8_cpu_ms_median"],
         "ratio_http_to_peer": round(
             float(ours["verify_http_ms_median"]) / float(peer["burst8_ms_median"]), 3
+        ),
+        "ratio_server_cpu_to_peer_cpu": round(
+            float(ours["verify_server_cpu_ms_median"]) / float(peer["burst8_cpu_ms_median"]), 3
         ),
     }
     text = json.dumps(report, indent=2)

@@ -172,7 +172,7 @@ def run_faceauth(repeat: int) -> dict[str, Any]:
             (engine, "decode", "decode"),
             (engine.detector, "detect", "detect"),
             (engine, "crop", "gate_crop"),
-            (engine.embedder, "embed", "embed"),
+            *[(embedder, "embed", f"embed_{name}") for name, embedder in engine.embedders.items()],
             (mesh, "measure", "mesh"),
             *[(signal, "frame_feature", f"passive_{signal.name}") for signal in analyzer.signals],
         ]

@@ -4,15 +4,13 @@ face."""
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import logging
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from faceauth import cli_oidc
+from faceauth import cli_oidc, cli_recognition
 from faceauth.cli_admin import add_admin_commands
 from faceauth.cli_models import add_models_commands
 from faceauth.config import Settings, get_settings
@@ -33,91 +31,16 @@ def _load_engine(settings: Settings) -> FaceEngine:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    """Similarity of the faces in two image files, against the configured threshold."""
-    from faceauth.vision.matching import cosine_similarity
-
-    settings = get_settings()
-    images = []
-    for name in (args.image_a, args.image_b):  # before the models load: a typo fails at once
-        try:
-            images.append((name, Path(name).read_bytes()))
-        except OSError as error:
-            print(f"faceauth compare: cannot read {name}: {error.strerror or error}", file=sys.stderr)
-            return 2
-    engine = _load_engine(settings)
-    embeddings = []
-    for name, data in images:
-        try:
-            embeddings.append(engine.embed_image(data, largest_face=True))
-        except FaceAuthError as error:
-            print(f"faceauth compare: {name}: {error}", file=sys.stderr)
-            return 2
-    first, second = embeddings
-    similarity = cosine_similarity(first, second)
-    result = {
-        "similarity": round(similarity, 4),
-        "threshold": settings.match_threshold,
-        "match": similarity >= settings.match_threshold,
-    }
-    if args.json:
-        print(json.dumps(result))
-    else:
-        verdict = "same person" if result["match"] else "different people"
-        print(f"similarity {similarity:.4f} (threshold {settings.match_threshold}): {verdict}")
-    return 0
+    """Similarity of the faces in two image files, by every served model, against the threshold."""
+    return cli_recognition.cmd_compare(args)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    """ROC, EER and true-accept rates at fixed false-accept rates on a labelled image set."""
-    from tqdm import tqdm
-
-    from faceauth import evaluation
-
-    settings = get_settings()
-    csv_path = Path(args.images_csv)
-    try:
-        images = evaluation.read_images_csv(csv_path, Path(args.root) if args.root else None)
-    except OSError as error:
-        print(f"faceauth eval: cannot read {csv_path}: {error.strerror or error}", file=sys.stderr)
-        return 2
-    except (ValueError, TypeError, csv.Error) as error:  # wrong columns, short rows, not a CSV
-        print(f"faceauth eval: {csv_path}: {error}", file=sys.stderr)
-        return 2
-    missing = [image.path for image in images if not image.path.is_file()]
-    if not images or len(missing) == len(images):
-        where = f"; e.g. {missing[0]} does not exist (wrong --root?)" if missing else ""
-        print(f"faceauth eval: no image of {csv_path} can be found{where}", file=sys.stderr)
-        return 2
-    if missing:
-        print(
-            f"faceauth eval: {len(missing)} of {len(images)} images do not exist, e.g. {missing[0]}",
-            file=sys.stderr,
-        )
-    engine = _load_engine(settings)
-    with tqdm(total=len(images), desc="embedding", unit="img", file=sys.stderr) as bar:
-        embedded = evaluation.embed_images(
-            images, lambda data: engine.embed_image(data, largest_face=True), progress=lambda: bar.update()
-        )
-    if not embedded.embeddings:
-        print(f"faceauth eval: no usable face in any of the {len(images)} images", file=sys.stderr)
-        return 1
-    if embedded.failed:
-        print(
-            f"faceauth eval: no usable face in {len(embedded.failed)} images, e.g. {embedded.failed[0]}",
-            file=sys.stderr,
-        )
-    scores = evaluation.pair_scores(embedded, max_impostor_pairs=args.max_impostor_pairs)
-    report = evaluation.summarise(embedded, scores, settings.match_threshold, len(images))
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.json:
-        Path(args.json).write_text(text + "\n")
-    if args.plot and len(scores.genuine) and len(scores.impostor):
-        evaluation.plot_report(scores, settings.match_threshold, Path(args.plot))
-        print(f"plot written to {args.plot}", file=sys.stderr)
-    elif args.plot:
-        print("faceauth eval: no plot: it needs genuine and impostor pairs", file=sys.stderr)
-    return 0
+    """ROC, EER and true-accept rates at fixed false-accept rates on a labelled image set; with
+    ``--bursts N`` the login protocol instead."""
+    if args.bursts:
+        return cli_recognition.cmd_eval_bursts(args)
+    return cli_recognition.cmd_eval_images(args)
 
 
 def listening_line(host: str, port: int) -> str:
@@ -293,7 +216,14 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", metavar="OUT", help="also write the report to this file")
     evaluate.add_argument("--plot", metavar="OUT.png", help="write ROC and score histograms")
     evaluate.add_argument("--max-impostor-pairs", type=int, default=10_000_000)
+    evaluate.add_argument(
+        "--bursts",
+        type=int,
+        metavar="N",
+        help="login protocol: the CSV has a session column; bursts of N frames",
+    )
     evaluate.set_defaults(handler=cmd_eval)
+    cli_recognition.add_calibrate_parser(commands)
 
     serve = commands.add_parser("serve", help="run the web app and JSON API")
     serve.add_argument("--host", default="127.0.0.1")

@@ -165,11 +165,23 @@ class Settings(BaseSettings):
     quality_max_pitch: float = 0.35  # nose height between eyes and mouth, 0 frontal, +-1 extreme
     quality_min_face_score: float = 0.90  # O-Net confidence
 
+    # --- recognition models (docs/recognition.md) -------------------------------------------------
+    # Which models embed faces, in this order: "sface", "facenet", or both (JSON list; their scores
+    # fused with weights fitted on calibration data, vision/fusion.py; docs/recognition.md says why
+    # both are served). Each template records the models (and versions) that made it and is judged
+    # by them; FaceNet is always loaded, for templates enrolled before templates recorded it.
+    recognition_models: tuple[str, ...] = ("sface", "facenet")
+    # In a login burst the models after the first embed only this many of the sharpest accepted
+    # frames (0: every accepted frame), to keep the verify fast; enrollment embeds every frame.
+    # 2 keeps the 8-frame HTTP verify's CPU under half the peer's burst (4 did not: 0.50-0.54).
+    recognition_best_frames: int = 2
+
     # --- matching -------------------------------------------------------------------------------
-    # Cosine similarity between the mean embedding of a login burst and the enrolled template.
-    # Chosen from data: the lowest threshold at which at most 1e-4 of the 8.6 million different-person
-    # pairs of faces/lfw_5590_subset score as high (0.7047, bench/accuracy.py); README has the rates.
-    match_threshold: float = 0.705
+    # The score a login burst must reach against the template: the cosine similarity of the mean
+    # embeddings with one model, the fused z-score with several. Unset: the threshold calibrated for
+    # the served models on LFW's impostor pairs (vision/fusion.py, docs/recognition.md). Set, it
+    # applies to the served model set only (templates of other models keep their calibrated one).
+    match_threshold: float | None = None
     # Every enrollment frame must be at least this similar to the burst's mean (same person).
     enroll_min_consistency: float = 0.50
 

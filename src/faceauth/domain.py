@@ -11,7 +11,7 @@ from enum import StrEnum
 import numpy as np
 import numpy.typing as npt
 
-Embedding = npt.NDArray[np.float32]  # shape (512,), L2-normalised
+Embedding = npt.NDArray[np.float32]  # one model's vector (FaceNet 512-d, SFace 128-d), L2-normalised
 
 
 # ----------------------------------------------------------------------------------------------
@@ -82,12 +82,60 @@ class FrameRejection:
 
 
 @dataclass(frozen=True)
-class BurstEmbeddings:
-    """The outcome of running a burst of frames through decoding, detection, gates and FaceNet."""
+class ModelVectors:
+    """One recognition model's embeddings of some of a burst's accepted frames."""
 
-    embeddings: tuple[Embedding, ...]  # one per accepted frame
+    model: str  # the model's short name ("facenet", "sface")
+    version: str  # which weights; name and version together identify the vector space
+    vectors: tuple[Embedding, ...]
+    frame_indices: tuple[int, ...]  # the frame (index in the burst) of each vector
+
+
+@dataclass(frozen=True)
+class BurstEmbeddings:
+    """The outcome of running a burst of frames through decoding, detection, the gates and the
+    recognition models. The first of ``models`` embedded every accepted frame; the others may have
+    embedded only some of them (the sharpest: ``Settings.recognition_best_frames``)."""
+
+    models: tuple[ModelVectors, ...]
     accepted_indices: tuple[int, ...]
     rejected: tuple[FrameRejection, ...] = field(default_factory=tuple)
+
+    @property
+    def embeddings(self) -> tuple[Embedding, ...]:
+        """The first model's vectors: one per accepted frame (none without a model)."""
+        return self.models[0].vectors if self.models else ()
+
+    def of(self, model: str) -> ModelVectors | None:
+        return next((vectors for vectors in self.models if vectors.model == model), None)
+
+
+# Templates written before a template recorded its models hold FaceNet 20180408-102900's vector only.
+LEGACY_TEMPLATE_MODEL = ("facenet", "20180408-102900")
+
+
+@dataclass(frozen=True)
+class TemplateVector:
+    """One model's part of a face template: the renormalised mean of that model's frame vectors."""
+
+    model: str
+    version: str
+    vector: Embedding
+
+
+@dataclass(frozen=True)
+class FaceTemplate:
+    """A face template: per model (name and version recorded), one vector. Judged only by the
+    models it holds, each against a probe of the same model and version."""
+
+    vectors: tuple[TemplateVector, ...]
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        return tuple(part.model for part in self.vectors)
+
+    def part(self, model: str) -> TemplateVector | None:
+        return next((part for part in self.vectors if part.model == model), None)
 
 
 @dataclass(frozen=True)

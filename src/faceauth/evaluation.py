@@ -15,7 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
+from faceauth.calibration import tar_at_far
 from faceauth.domain import Embedding, FaceAuthError
+from faceauth.vision.fusion import fuse
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +72,82 @@ def embed_images(
         if progress:
             progress()
     result.seconds = time.perf_counter() - started
+    return result
+
+
+@dataclass
+class ModelEmbeddedSet:
+    """Every image embedded once by every model (``vectors[model][i]`` belongs to ``identities[i]``)."""
+
+    vectors: dict[str, list[Embedding]] = field(default_factory=dict)
+    identities: list[str] = field(default_factory=list)
+    failed: list[Path] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def embed_images_by_model(
+    images: Iterable[LabelledImage],
+    embed: Callable[[bytes], dict[str, Embedding]],
+    progress: Callable[[], None] | None = None,
+) -> ModelEmbeddedSet:
+    """As :func:`embed_images`, with every model's embedding of each image."""
+    result = ModelEmbeddedSet()
+    started = time.perf_counter()
+    for image in images:
+        try:
+            embeddings = embed(image.path.read_bytes())
+        except (FaceAuthError, OSError) as error:
+            logger.debug("no usable face in %s: %s", image.path, error)
+            result.failed.append(image.path)
+        else:
+            for model, vector in embeddings.items():
+                result.vectors.setdefault(model, []).append(vector)
+            result.identities.append(image.identity)
+        if progress:
+            progress()
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def model_pair_scores(
+    embedded: ModelEmbeddedSet,
+    models: tuple[str, ...],
+    max_impostor_pairs: int = 10_000_000,
+    seed: int = 0,
+    block: int = 2048,
+) -> dict[str, PairScores]:
+    """Per model, and ``"fused"`` (``vision.fusion.fuse``) when there are several, the scores of
+    all genuine pairs and of all impostor pairs (or of the same uniform sample of them for every
+    model, when there are more than ``max_impostor_pairs``)."""
+    names = [*models, "fused"] if len(models) > 1 else list(models)
+    if not embedded.identities:
+        return {name: PairScores(np.zeros(0, np.float32), np.zeros(0, np.float32)) for name in names}
+    vectors = {model: np.stack(embedded.vectors[model]).astype(np.float32) for model in models}
+    labels = np.unique(np.asarray(embedded.identities), return_inverse=True)[1]
+    count = len(labels)
+    genuine: dict[str, list[np.ndarray]] = {name: [] for name in names}
+    impostor: dict[str, list[np.ndarray]] = {name: [] for name in names}
+    for start in range(0, count, block):
+        rows = np.arange(start, min(start + block, count))[:, None]
+        upper = np.arange(count)[None, :] > rows
+        same = labels[rows] == labels[None, :]
+        cosines = {model: vectors[model][start : start + block] @ vectors[model].T for model in models}
+        if len(models) > 1:
+            cosines["fused"] = fuse(cosines, models).astype(np.float32)
+        for name in names:
+            genuine[name].append(cosines[name][upper & same])
+            impostor[name].append(cosines[name][upper & ~same])
+    total_impostor = sum(len(part) for part in impostor[names[0]])
+    chosen = None
+    if total_impostor > max_impostor_pairs:
+        chosen = np.random.default_rng(seed).choice(total_impostor, max_impostor_pairs, replace=False)
+    result = {}
+    for name in names:
+        all_impostor = np.concatenate(impostor[name])
+        result[name] = PairScores(
+            np.concatenate(genuine[name]).astype(np.float32),
+            (all_impostor if chosen is None else all_impostor[chosen]).astype(np.float32),
+        )
     return result
 
 
@@ -168,9 +246,10 @@ def summarise(
     return report
 
 
-def _at_far(genuine: np.ndarray, impostor: np.ndarray, target: float) -> dict[str, float | None]:
-    cut = threshold_for_far(impostor, target)
-    return {"threshold": round(cut, 4), "tar": rates_at(genuine, impostor, cut)[0] if len(genuine) else None}
+def _at_far(genuine: np.ndarray, impostor: np.ndarray, target: float) -> dict[str, object]:
+    """TAR at ``target``; threshold and tar are None ("n/a") when there are fewer impostor pairs
+    than the target needs (3 / FAR, ``calibration.impostors_needed``)."""
+    return tar_at_far(genuine, impostor, target)
 
 
 def plot_report(scores: PairScores, threshold: float, path: Path) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from faceauth.domain import LEGACY_TEMPLATE_MODEL
 from faceauth.storage.crypto import TemplateCipher, TemplateDecryptionError
 from faceauth.storage.keys import TemplateKey
 from faceauth.storage.sql.backend import SqlStorage
@@ -67,13 +68,20 @@ def test_rotation_moves_every_template_to_the_new_key(storage: SqlStorage, tmp_p
         assert stored.key_id == "new-2"
         assert stored.ciphertext != earlier.ciphertext
         assert stored.updated_at == earlier.updated_at  # the face did not change
-        np.testing.assert_array_equal(cipher.decrypt(user_id, stored.ciphertext, stored.key_id), template)
+        # an old (v1, FaceNet-only) template comes out in the v2 format, labelled as FaceNet's
+        rotated = cipher.decrypt_template(user_id, stored.ciphertext, stored.key_id)
+        assert [(part.model, part.version) for part in rotated.vectors] == [LEGACY_TEMPLATE_MODEL]
+        np.testing.assert_array_equal(rotated.vectors[0].vector, template)
         only_new = TemplateCipher(TemplateKey("new-2", new_key))
-        np.testing.assert_array_equal(only_new.decrypt(user_id, stored.ciphertext, "new-2"), template)
+        np.testing.assert_array_equal(
+            only_new.decrypt_template(user_id, stored.ciphertext, "new-2").vectors[0].vector, template
+        )
         with pytest.raises(TemplateDecryptionError):  # the old key alone no longer reads it
-            TemplateCipher(TemplateKey("new-2", old_key)).decrypt(user_id, stored.ciphertext, "new-2")
+            TemplateCipher(TemplateKey("new-2", old_key)).decrypt_template(
+                user_id, stored.ciphertext, "new-2"
+            )
         with pytest.raises(TemplateDecryptionError):
-            old_cipher.decrypt(user_id, stored.ciphertext, stored.key_id)
+            old_cipher.decrypt_template(user_id, stored.ciphertext, stored.key_id)
 
     again = rotate(storage, cipher)
     assert (again.rotated, again.unreadable) == (0, ())
@@ -141,5 +149,6 @@ def test_keys_rotate_command(database_url: str, tmp_path: Path) -> None:
     for user_id, template in templates.items():
         stored = storage.get_template(user_id)
         assert stored is not None and stored.key_id == "new-2"
-        np.testing.assert_array_equal(only_new.decrypt(user_id, stored.ciphertext, "new-2"), template)
+        rotated = only_new.decrypt_template(user_id, stored.ciphertext, "new-2")
+        np.testing.assert_array_equal(rotated.vectors[0].vector, template)
     storage.close()

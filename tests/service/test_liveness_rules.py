@@ -37,9 +37,23 @@ class Clock:
         return self.now
 
 
+class StandInEmbedder:
+    version = "2021dec-int8bq"
+
+
+class StandInEngine:
+    """What the judge asks of the analyzer's engine: the served models and their versions."""
+
+    def __init__(self) -> None:
+        self.served = ("sface",)
+        self.embedders = {"sface": StandInEmbedder()}
+
+
 class DescribedFrames:
     """Stand-in for LivenessAnalyzer: a frame is JSON {"yaw", "ear", "light"} (what the models would
     measure); every frame is detected, usable and embedded (one person)."""
+
+    engine = StandInEngine()
 
     def observe_stream(
         self, frames: Sequence[bytes], received_s: float, history: Sequence[FrameObservation] = ()
@@ -55,6 +69,7 @@ class DescribedFrames:
                     pitch_deg=0.0,
                     ear=described.get("ear", 0.3),
                     embedding=FACE,
+                    model_vectors={"sface": FACE},
                     light=described.get("light"),
                 )
             )

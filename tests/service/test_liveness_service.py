@@ -248,9 +248,15 @@ def test_spent_and_expired_challenges_leave_no_frames(
     assert sealed and all(set(item) == {"key", "blob"} for item in sealed)  # never a vector in the clear
     cipher = service.cipher
     blob = base64.b64decode(sealed[0]["blob"])
-    assert len(cipher.decrypt(user_id, blob, sealed[0]["key"])) == 512
+    assert cipher.decrypt_template(user_id, blob, sealed[0]["key"]).part("facenet") is not None
+    # the frames usable for matching carry the served model's vector too
+    usable = [row["emb"] for row in rows if "emb" in row and row.get("reason") is None]
+    assert usable
+    for item in usable:
+        parts = cipher.decrypt_template(user_id, base64.b64decode(item["blob"]), item["key"])
+        assert {part.model: len(part.vector) for part in parts.vectors} == {"facenet": 512, "sface": 128}
     with pytest.raises(TemplateDecryptionError):  # bound to its user
-        cipher.decrypt(user_id + 1, blob, sealed[0]["key"])
+        cipher.decrypt_template(user_id + 1, blob, sealed[0]["key"])
     with pytest.raises(LivenessFailed):
         service.spend(user_id, challenge.challenge_id, ChallengePurpose.VERIFY)
     assert store.frame_count(nonce_key(challenge.challenge_id)) == 0

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from faceauth.config import Settings
-from faceauth.domain import ConfigurationError
-from faceauth.storage.crypto import TemplateCipher, TemplateDecryptionError
+from faceauth.domain import LEGACY_TEMPLATE_MODEL, ConfigurationError, FaceTemplate, TemplateVector
+from faceauth.storage.crypto import TemplateCipher, TemplateDecryptionError, pack_template, unpack_template
 from faceauth.storage.keys import (
     TemplateKey,
     check_production_settings,
@@ -104,3 +104,44 @@ def test_production_refuses_to_start_without_its_secrets(tmp_path: Path) -> None
             template_key=base64.b64encode(os.urandom(32)).decode(),
         )
     )
+
+
+def test_a_template_keeps_its_models_and_versions() -> None:
+    cipher = TemplateCipher(random_key("k1"))
+    sface = unit_vector(2)[:128] / np.linalg.norm(unit_vector(2)[:128])
+    template = FaceTemplate(
+        (
+            TemplateVector("sface", "2021dec-int8bq", sface),
+            TemplateVector("facenet", "20180408-102900", unit_vector(1)),
+        )
+    )
+    blob = cipher.encrypt_template(7, template)
+    assert b"sface" not in blob and b"facenet" not in blob  # the models are inside the ciphertext
+    back = cipher.decrypt_template(7, blob, "k1")
+    assert [(p.model, p.version, len(p.vector)) for p in back.vectors] == [
+        ("sface", "2021dec-int8bq", 128),
+        ("facenet", "20180408-102900", 512),
+    ]
+    np.testing.assert_array_equal(back.vectors[0].vector, sface.astype(np.float32))
+    with pytest.raises(TemplateDecryptionError):  # bound to its user
+        cipher.decrypt_template(8, blob, "k1")
+    with pytest.raises(TemplateDecryptionError):  # the format is authenticated: v2 never reads as v1
+        cipher.decrypt(7, blob, "k1")
+
+
+def test_an_old_template_reads_as_facenet() -> None:
+    cipher = TemplateCipher(random_key("k1"))
+    vector = unit_vector(3)
+    back = cipher.decrypt_template(7, cipher.encrypt(7, vector), "k1")
+    assert [(p.model, p.version) for p in back.vectors] == [LEGACY_TEMPLATE_MODEL]
+    np.testing.assert_array_equal(back.vectors[0].vector, vector)
+
+
+def test_a_malformed_payload_is_refused() -> None:
+    with pytest.raises(TemplateDecryptionError):
+        unpack_template(b"\x00\x05[{}]x")
+    packed = pack_template(FaceTemplate((TemplateVector("sface", "v", unit_vector(1)),)))
+    with pytest.raises(TemplateDecryptionError):
+        unpack_template(packed[:-4])  # a short vector
+    with pytest.raises(TemplateDecryptionError):
+        unpack_template(packed + b"\x00\x00\x00\x00")  # trailing bytes

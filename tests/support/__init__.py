@@ -34,7 +34,7 @@ import pytest
 from sqlalchemy import text
 
 from faceauth.config import Settings, default_data_dir
-from faceauth.domain import BurstEmbeddings, FrameRejection, RejectReason
+from faceauth.domain import BurstEmbeddings, FrameRejection, ModelVectors, RejectReason
 from faceauth.storage.sql.abuse import SqlAbuseStore
 from faceauth.storage.sql.admin import SqlAdminStore
 from faceauth.storage.sql.backend import SqlStorage
@@ -83,7 +83,9 @@ class StandInEngine:
     """The fast suite's engine, for tests whose unit is not the vision pipeline: a frame whose bytes
     name a person in ``PEOPLE`` embeds as that person; any other frame has no face."""
 
-    def embed_burst(self, frames: Sequence[bytes]) -> BurstEmbeddings:
+    def embed_burst(
+        self, frames: Sequence[bytes], models: Sequence[str] | None = None, every_frame: bool = False
+    ) -> BurstEmbeddings:
         embeddings, accepted, rejected = [], [], []
         for index, frame in enumerate(frames):
             if frame in PEOPLE:
@@ -91,7 +93,29 @@ class StandInEngine:
                 accepted.append(index)
             else:
                 rejected.append(FrameRejection(index, RejectReason.NO_FACE))
-        return BurstEmbeddings(tuple(embeddings), tuple(accepted), tuple(rejected))
+        return stand_in_burst(embeddings, accepted, rejected, models)
+
+
+STAND_IN_VERSIONS = {"facenet": "20180408-102900", "sface": "2021dec-int8bq"}
+
+
+def stand_in_burst(
+    embeddings: Sequence[npt.NDArray[np.float32]],
+    accepted: Sequence[int],
+    rejected: Sequence[FrameRejection],
+    models: Sequence[str] | None,
+) -> BurstEmbeddings:
+    """The burst a stand-in engine returns: the same vectors as each asked model's (default: SFace,
+    the served default), every accepted frame, labelled with the model's real version."""
+    vectors = tuple(np.asarray(e, dtype=np.float32) for e in embeddings)
+    return BurstEmbeddings(
+        tuple(
+            ModelVectors(model, STAND_IN_VERSIONS[model], vectors, tuple(accepted))
+            for model in (models or ("sface",))
+        ),
+        tuple(accepted),
+        tuple(rejected),
+    )
 
 
 def shared_data_root() -> Path:

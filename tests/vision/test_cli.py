@@ -14,8 +14,13 @@ from PIL import Image
 pytestmark = pytest.mark.e2e  # real models (see tests/conftest.py)
 
 
-def run(args: list[str], data_dir: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "FACEAUTH_DATA_DIR": str(data_dir)}
+BOTH_MODELS = {"FACEAUTH_RECOGNITION_MODELS": '["facenet", "sface"]'}
+
+
+def run(
+    args: list[str], data_dir: Path, extra_env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "FACEAUTH_DATA_DIR": str(data_dir), **(extra_env or {})}
     command = [sys.executable, "-m", "faceauth.cli", *args]
     return subprocess.run(command, capture_output=True, text=True, env=env, timeout=600, check=False)
 
@@ -42,8 +47,10 @@ def test_compare_same_and_different_people(
         return json.loads(result.stdout)
 
     rescaled = compare(photo, smaller)
-    assert set(rescaled) == {"similarity", "threshold", "match"}
-    assert rescaled["match"] is True and rescaled["similarity"] > 0.9
+    assert {"similarity", "threshold", "match", "models", "scores"} <= set(rescaled)
+    assert rescaled["match"] is True
+    assert set(rescaled["scores"]) == set(rescaled["models"])  # type: ignore[arg-type]
+    assert all(cosine > 0.9 for cosine in rescaled["scores"].values())  # type: ignore[attr-defined]
     different = compare(photo, people[1][0])
     assert different["match"] is False
     assert different["similarity"] < rescaled["similarity"]  # type: ignore[operator]
@@ -77,13 +84,15 @@ def test_eval_writes_the_report_and_the_plot(data_root: Path, cli_data_dir: Path
         "--plot",
         str(plot),
     ]
-    result = run(args, cli_data_dir)
+    result = run(args, cli_data_dir, BOTH_MODELS)
     assert result.returncode == 0, result.stderr
     report = json.loads(out.read_text())
     assert report["n_images"] == 16 and report["n_failed"] == 1
     assert report["n_genuine"] > 0 and report["n_impostor"] > 0
     assert 0.5 < report["auc"] <= 1.0
     assert set(report["tar_at_far"]) == {"0.01", "0.001", "0.0001"}
+    assert report["tar_at_far"]["0.0001"]["tar"] is None  # far too few impostor pairs: n/a
+    assert set(report["per_model"]) == set(report["models"]) == {"facenet", "sface"}
     assert plot.stat().st_size > 10_000
     assert "embedding" in result.stderr
 
@@ -131,3 +140,67 @@ def test_serve_prints_a_url_a_person_can_open() -> None:
     everywhere = listening_line("0.0.0.0", 8000)
     assert "http://127.0.0.1:8000 " in everywhere and "0.0.0.0:8000" in everywhere
     assert "http://[::1]:8080 " in listening_line("::", 8080)
+
+
+@pytest.fixture(scope="module")
+def nuaa_sessions_csv(data_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three NUAA subjects, two sessions each, the first 8 real frames of each in capture order."""
+    import csv
+    import re
+
+    root = data_root / "spoof" / "nuaa"
+    if not (root / "images.csv").is_file():
+        pytest.skip("spoof/nuaa is not in the test data")
+    with (root / "images.csv").open(newline="") as handle:
+        rows = [row for row in csv.DictReader(handle) if row["label"] == "real"]
+    rows.sort(key=lambda r: (r["identity"], r["session"], int(re.findall(r"(\d+)\.jpg$", r["path"])[0])))
+    chosen: dict[tuple[str, str], list[dict[str, str]]] = {}
+    for row in rows:
+        chosen.setdefault((row["identity"], row["session"]), []).append(row)
+    keep = [key for key in chosen if key[0] in ("subject0001", "subject0004", "subject0006")]
+    sessions_by_person: dict[str, list[tuple[str, str]]] = {}
+    for key in keep:
+        sessions_by_person.setdefault(key[0], []).append(key)
+    out = tmp_path_factory.mktemp("nuaa") / "sessions.csv"
+    with out.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["path", "identity", "session"])
+        for keys in sessions_by_person.values():
+            for key in keys[:2]:
+                for row in chosen[key][:8]:
+                    writer.writerow([str(root / row["path"]), row["identity"], row["session"]])
+    return out
+
+
+def test_eval_bursts_runs_the_login_protocol(
+    nuaa_sessions_csv: Path, cli_data_dir: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "bursts.json"
+    result = run(
+        ["eval", "--images-csv", str(nuaa_sessions_csv), "--bursts", "8", "--json", str(out)],
+        cli_data_dir,
+        BOTH_MODELS,
+    )
+    assert result.returncode == 0, result.stderr
+    bursts = json.loads(out.read_text())["bursts"]
+    assert bursts["identities_enrolled"] == 3
+    assert bursts["n_genuine"] == 3 and bursts["n_impostor"] == 12  # each probe burst vs the 2 others
+    assert bursts["at_threshold"]["far"] == 0.0  # no stranger's burst passes
+    assert 0.0 <= bursts["at_threshold"]["tar"] <= 1.0
+    assert bursts["auc"] > 0.9  # same-person bursts score above strangers'
+    assert bursts["tar_at_far"]["0.001"]["tar"] is None  # 12 impostor bursts cannot support 1e-3
+    assert set(bursts["per_model"]) == {"facenet", "sface"}
+
+
+def test_calibrate_refuses_a_target_the_captures_cannot_support(
+    nuaa_sessions_csv: Path, cli_data_dir: Path
+) -> None:
+    args = ["calibrate", "--images-csv", str(nuaa_sessions_csv), "--bursts", "8"]
+    refused = run([*args, "--target-far", "0.001"], cli_data_dir)
+    assert refused.returncode == 1
+    assert "needs at least 3000" in refused.stderr and "Traceback" not in refused.stderr
+    accepted = run([*args, "--target-far", "0.3"], cli_data_dir)
+    assert accepted.returncode == 0, accepted.stderr
+    report = json.loads(accepted.stdout)
+    assert report["supported"] and report["recommended"]["far"] <= 0.3
+    assert "FACEAUTH_MATCH_THRESHOLD=" in accepted.stderr

@@ -12,8 +12,9 @@ from imaging import as_webcam_frame, encode
 
 from faceauth import evaluation
 from faceauth.domain import FaceRejected, RejectReason
+from faceauth.vision import fusion
 from faceauth.vision.engine import FaceEngine
-from faceauth.vision.matching import cosine_similarity, mean_embedding
+from faceauth.vision.matching import mean_embedding
 
 pytestmark = pytest.mark.e2e  # real models (see tests/conftest.py)
 
@@ -31,11 +32,14 @@ def test_recognition_separates_people_on_the_celebrity_set(engine: FaceEngine, d
     """All pairs of faces/deepface_tests (single photos, years apart): a regression guard well
     below the measured AUC (0.993, README) and the false-accept rate the threshold promises."""
     images = evaluation.read_images_csv(data_root / "faces" / "deepface_tests" / "images.csv")
-    embedded = evaluation.embed_images(images, lambda data: engine.embed_image(data, largest_face=True))
+    embedded = evaluation.embed_images(
+        images, lambda data: engine.embed_image(data, largest_face=True, model="facenet")
+    )
     assert not embedded.failed
     scores = evaluation.pair_scores(embedded)
     assert evaluation.roc_auc(scores.genuine, scores.impostor) > 0.98
-    tar, far = evaluation.rates_at(scores.genuine, scores.impostor, engine.settings.match_threshold)
+    threshold = fusion.calibrated_threshold(["facenet"])
+    tar, far = evaluation.rates_at(scores.genuine, scores.impostor, threshold)
     assert far < 0.002 and tar > 0.5
     vector = embedded.embeddings[0]
     assert vector.shape == (512,) and np.linalg.norm(vector) == pytest.approx(1.0, abs=1e-5)
@@ -108,7 +112,8 @@ def test_embed_image_refuses_no_face_and_two_faces(engine: FaceEngine, data_root
     with pytest.raises(FaceRejected) as error:
         engine.embed_image(couple)
     assert error.value.reason == RejectReason.MULTIPLE_FACES
-    assert engine.embed_image(couple, largest_face=True).shape == (512,)
+    assert engine.embed_image(couple, largest_face=True, model="facenet").shape == (512,)
+    assert engine.embed_image(couple, largest_face=True, model="sface").shape == (128,)
 
 
 def test_session_to_session_login_on_webcam_crops(engine: FaceEngine, data_root: Path) -> None:
@@ -129,8 +134,12 @@ def test_session_to_session_login_on_webcam_crops(engine: FaceEngine, data_root:
         for target, session in ((templates, own[0]), (probes, own[-1])):
             burst = engine.embed_burst([path.read_bytes() for path in sessions[(subject, session)][:8]])
             assert len(burst.embeddings) >= engine.settings.min_good_frames
-            target[subject] = mean_embedding(list(burst.embeddings))
+            target[subject] = {v.model: mean_embedding(list(v.vectors)) for v in burst.models}
+    served, threshold = engine.served, fusion.served_threshold(engine.settings)
     for subject in subjects:
-        scores = {other: cosine_similarity(probes[subject], templates[other]) for other in subjects}
+        scores = {
+            other: fusion.decide(probes[subject], templates[other], served, threshold).score
+            for other in subjects
+        }
         assert max(scores, key=scores.__getitem__) == subject
-        assert scores[subject] >= engine.settings.match_threshold
+        assert scores[subject] >= threshold

@@ -25,7 +25,7 @@ from sqlalchemy.engine import make_url
 from faceauth.config import Settings
 from faceauth.storage.crypto import TemplateCipher
 from faceauth.storage.sql.backend import SqlStorage
-from faceauth.vision import matching
+from faceauth.vision import fusion, matching
 from support import LiveServer, make_settings, serve_in_thread, wipe_postgres
 from support.api import PASSWORD, Account, Cast, bearer, burst, enroll, login, register, verify
 
@@ -164,8 +164,9 @@ def test_every_step_is_in_the_audit_log_and_the_users_events(
     for event in events:
         assert event["client"] == "127.0.0.1" and event["time"]
     genuine, impostor_score = events[2]["similarity"], events[0]["similarity"]
-    assert genuine is not None and genuine >= server.settings.match_threshold
-    assert impostor_score is not None and impostor_score < server.settings.match_threshold
+    threshold = fusion.served_threshold(server.settings)
+    assert genuine is not None and genuine >= threshold
+    assert impostor_score is not None and impostor_score < threshold
     assert client.get("/api/v1/users/me/events?limit=2", headers=bearer(full)).json()["events"] == events[:2]
 
     # The refused registration has no user, but it is in the operator's log with its reason.
@@ -219,13 +220,17 @@ def test_the_database_holds_no_readable_template(
     token = login(client, account)["access_token"]
     assert enroll(client, token, frames).status_code == 201
 
-    # The template the server computed, recomputed here from the same frames by the same engine.
-    embedded = face_engine.embed_burst(frames)
-    template = matching.build_template(
-        list(embedded.embeddings),
-        server.settings.enroll_min_consistency,
-        frame_indices=embedded.accepted_indices,
-    )
+    # The template the server computed (one vector per served model), recomputed here from the same
+    # frames by the same engine, as enrollment embeds them (every frame by every model).
+    embedded = face_engine.embed_burst(frames, every_frame=True)
+    recomputed = {
+        vectors.model: matching.build_template(
+            list(vectors.vectors),
+            server.settings.enroll_min_consistency,
+            frame_indices=vectors.frame_indices,
+        )
+        for vectors in embedded.models
+    }
     dump = database_dump(server.settings)
     (ciphertext,) = raw_rows(
         server.settings, "SELECT template FROM face_templates WHERE user_id = :id", id=account.id
@@ -233,11 +238,13 @@ def test_the_database_holds_no_readable_template(
     # Controls: the dump holds the stored ciphertext; it decrypts (with the server's keys) to the
     # template recomputed here; and the search finds a template's forms where they are.
     assert bytes(ciphertext)[:32] in dump or bytes(ciphertext)[:32].hex().encode() in dump
-    stored = TemplateCipher.from_settings(server.settings).decrypt(
+    stored = TemplateCipher.from_settings(server.settings).decrypt_template(
         account.id, bytes(ciphertext), raw_rows(server.settings, KEY_ID_QUERY, id=account.id)[0][0]
     )
-    np.testing.assert_allclose(stored, template, atol=1e-4)
-    for candidate in (template, stored):
+    assert stored.models == server.settings.recognition_models
+    for part in stored.vectors:
+        np.testing.assert_allclose(part.vector, recomputed[part.model], atol=1e-4)
+    for candidate in (*recomputed.values(), *(part.vector for part in stored.vectors)):
         for name, needles in readable_forms(candidate).items():
             assert needles[0] in b"xx" + needles[0] + b"yy", name
             for needle in needles:

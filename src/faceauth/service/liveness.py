@@ -44,9 +44,11 @@ from faceauth.domain import (
     ChallengeExpired,
     ChallengeNotFound,
     ChallengeUsed,
+    FaceTemplate,
     LivenessFailed,
     LivenessUnavailable,
     StreamTooFast,
+    TemplateVector,
     ValidationFailed,
 )
 from faceauth.service.liveness_judge import (
@@ -60,6 +62,7 @@ from faceauth.service.liveness_judge import (
 from faceauth.service.liveness_light import LightSchedule, draw_schedule, judge_light
 from faceauth.storage.crypto import TemplateCipher, TemplateDecryptionError
 from faceauth.storage.interface import ChallengeStore, StorageBackend, StoredChallenge
+from faceauth.vision.engine import IDENTITY_MODEL
 from faceauth.vision.liveness import (
     MOVE_PROMPTS,
     FrameObservation,
@@ -311,16 +314,23 @@ class LivenessService:
         """The stored form of an observation: its JSON, and its embedding (if any) encrypted."""
         row = observation.to_json()
         if observation.embedding is not None:
-            blob = self.cipher.encrypt(user_id, observation.embedding)
+            # FaceNet's vector (the identity check's) and, on a frame usable for matching, every
+            # served model's, in one template-format blob (``TemplateCipher.encrypt_template``).
+            vectors = {IDENTITY_MODEL: observation.embedding, **observation.model_vectors}
+            parts = tuple(TemplateVector(model, "", vector) for model, vector in vectors.items())
+            blob = self.cipher.encrypt_template(user_id, FaceTemplate(parts))
             row["emb"] = {"key": self.cipher.key_id, "blob": base64.b64encode(blob).decode("ascii")}
         return row
 
     def _observation(self, user_id: int, row: dict[str, Any]) -> FrameObservation:
         sealed = row.get("emb")
-        embedding = None
-        if isinstance(sealed, dict):
-            embedding = self.cipher.decrypt(user_id, base64.b64decode(sealed["blob"]), str(sealed["key"]))
-        return FrameObservation.from_json(row, embedding)
+        if not isinstance(sealed, dict):
+            return FrameObservation.from_json(row)
+        blob = base64.b64decode(sealed["blob"])
+        parts = self.cipher.decrypt_template(user_id, blob, str(sealed["key"])).vectors
+        vectors = {part.model: part.vector for part in parts}
+        usable = row.get("reason") is None
+        return FrameObservation.from_json(row, vectors.get(IDENTITY_MODEL), vectors if usable else None)
 
     def spend(
         self, user_id: int, challenge_id: str, purpose: ChallengePurpose, client: str | None = None

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from faceauth.config import Settings
-from faceauth.domain import BurstEmbeddings
+from faceauth.domain import BurstEmbeddings, ModelVectors
 from faceauth.service.liveness_light import LIGHT_MESSAGES, LightOutcome, LightSchedule, judge_light
 from faceauth.vision.liveness import (
     FrameObservation,
@@ -132,9 +132,16 @@ def judge_stream(
                 f"passive_{evidence.name}", "this does not look like a live person in front of the camera"
             )
     usable = [(i, o) for i, o in enumerate(observations) if o.usable_for_matching and o.embedding is not None]
-    burst = BurstEmbeddings(
-        embeddings=tuple(o.embedding for _, o in usable if o.embedding is not None),
-        accepted_indices=tuple(i for i, _ in usable),
-        rejected=(),
-    )
+    served = analyzer.engine.served
+    models = (*served, *(m for m in analyzer.engine.embedders if m not in served))
+    per_model = []
+    for model in models:
+        framed = [(i, o.model_vectors[model]) for i, o in usable if model in o.model_vectors]
+        if model == models[0] and len(framed) != len(usable):
+            return failed("too_few_frames", FAILURE_MESSAGES["too_few_frames"])
+        if framed:
+            version = analyzer.engine.embedders[model].version
+            vectors, indices = tuple(v for _, v in framed), tuple(i for i, _ in framed)
+            per_model.append(ModelVectors(model, version, vectors, indices))
+    burst = BurstEmbeddings(tuple(per_model), accepted_indices=tuple(i for i, _ in usable), rejected=())
     return StreamVerdict(True, None, "live", sequence.done, sequence, identity, passive, burst, lit)

@@ -1,7 +1,14 @@
 """The vision pipeline as one object: decode, detect, gate, embed.
 
 ``FaceEngine.load`` loads every model once (at app or CLI start, never at import); the service
-layer calls ``embed_burst`` for logins and enrollments, the CLI ``embed_image``."""
+layer calls ``embed_burst`` for logins and enrollments, the CLI ``embed_image``.
+
+The engine holds every recognition model it may need behind the one
+:class:`~faceauth.vision.embedding.Embedder` interface: the served ones
+(``Settings.recognition_models``, in that order) and FaceNet, which judges templates enrolled before
+templates recorded their model and which the liveness identity check is calibrated for. A burst is
+embedded by the models asked for: the first embeds every accepted frame, the others only the
+``recognition_best_frames`` sharpest (every frame for an enrollment), which keeps the verify fast."""
 
 from __future__ import annotations
 
@@ -21,6 +28,7 @@ from faceauth.domain import (
     FaceRejected,
     FrameRejection,
     ImageError,
+    ModelVectors,
     RejectReason,
 )
 from faceauth.model_zoo import registry
@@ -30,6 +38,7 @@ from faceauth.vision.detection import DetectorConfig, MTCNNDetector
 from faceauth.vision.embedding import Embedder, FaceInImage, FaceNetEmbedder
 from faceauth.vision.images import decode_image
 from faceauth.vision.quality import QualityPolicy, first_failure, measure
+from faceauth.vision.sface import SFaceEmbedder
 from faceauth.vision.timing import timed
 
 logger = logging.getLogger(__name__)
@@ -41,14 +50,24 @@ class FrameResult:
 
     face: FaceInImage | None
     reason: RejectReason | None
+    sharpness: float = 0.0  # of the gated crop; ranks the frames the later models embed
+
+
+IDENTITY_MODEL = "facenet"  # always loaded: old templates and the liveness identity check use it
+KNOWN_MODELS = ("facenet", "sface")
 
 
 class FaceEngine:
-    """MTCNN detection, the quality gates and one :class:`~faceauth.vision.embedding.Embedder`."""
+    """MTCNN detection, the quality gates and the recognition models (one
+    :class:`~faceauth.vision.embedding.Embedder` each)."""
 
-    def __init__(self, detector: MTCNNDetector, embedder: Embedder, settings: Settings) -> None:
+    def __init__(self, detector: MTCNNDetector, embedders: Sequence[Embedder], settings: Settings) -> None:
         self.detector = detector
-        self.embedder = embedder
+        self.embedders = {embedder.name: embedder for embedder in embedders}
+        self.served: tuple[str, ...] = tuple(settings.recognition_models)
+        missing = [model for model in (*self.served, IDENTITY_MODEL) if model not in self.embedders]
+        if missing:
+            raise ValueError(f"no embedder for the model(s) {missing}")
         self.settings = settings
         self.policy = QualityPolicy(
             min_face_px=settings.quality_min_face_px,
@@ -62,7 +81,8 @@ class FaceEngine:
 
     @classmethod
     def load(cls, settings: Settings) -> FaceEngine:
-        """Load MTCNN and FaceNet (translating FaceNet to ONNX on the very first start)."""
+        """Load MTCNN, FaceNet and the served models (translating or preparing a model for ONNX
+        Runtime on the very first start)."""
         started = time.perf_counter()
         threads = settings.inference_threads or default_threads()
         cache_dir = settings.models_dir
@@ -79,8 +99,13 @@ class FaceEngine:
         # No spin-waiting: idle threads that spin between runs burn CPU that is counted against every
         # login (measured by bench/liveness_cost.py: 63 ms of CPU a face spinning, 34 ms not).
         facenet = registry.open_session(registry.FACENET, threads, cache_dir, spin=False)
-        embedder = FaceNetEmbedder(facenet, settings.alignment, settings.face_margin_px)
-        engine = cls(MTCNNDetector(pnet, rnet, onet, config), embedder, settings)
+        embedders: list[Embedder] = [FaceNetEmbedder(facenet, settings.alignment, settings.face_margin_px)]
+        unknown = [model for model in settings.recognition_models if model not in KNOWN_MODELS]
+        if unknown:
+            raise ValueError(f"unknown recognition model(s) {unknown} (known: {', '.join(KNOWN_MODELS)})")
+        if "sface" in settings.recognition_models:
+            embedders.append(SFaceEmbedder(registry.open_session(registry.SFACE, threads, cache_dir)))
+        engine = cls(MTCNNDetector(pnet, rnet, onet, config), embedders, settings)
         logger.info("vision models loaded in %.2f s (%d threads)", time.perf_counter() - started, threads)
         return engine
 
@@ -125,8 +150,9 @@ class FaceEngine:
         if len(faces) > 1:
             return FrameResult(None, RejectReason.MULTIPLE_FACES)
         face = faces[0]
-        reason = first_failure(measure(face, self.crop(image, face)), self.policy)
-        return FrameResult(None if reason else FaceInImage(image, face), reason)
+        quality = measure(face, self.crop(image, face))
+        reason = first_failure(quality, self.policy)
+        return FrameResult(None if reason else FaceInImage(image, face), reason, quality.sharpness)
 
     def largest_face(self, image: np.ndarray) -> FaceInImage:
         """The largest face, no quality gates (for evaluating labelled photo sets)."""
@@ -135,26 +161,32 @@ class FaceEngine:
             raise FaceRejected(RejectReason.NO_FACE)
         return FaceInImage(image, max(faces, key=lambda face: face.area))
 
-    def embed_image(self, data: bytes, largest_face: bool = False) -> Embedding:
-        """The embedding of the one face in an image file.
+    def embed_image(self, data: bytes, largest_face: bool = False, model: str | None = None) -> Embedding:
+        """One model's (default: the first served) embedding of the one face in an image file.
 
         With ``largest_face`` the largest of several faces is used and the quality gates are
         skipped; otherwise the image must pass every gate a login frame passes."""
+        embedder = self.embedders[model or self.served[0]]
         image = self.decode(data)
         if largest_face:
-            return self.embedder.embed([self.largest_face(image)])[0]
+            return embedder.embed([self.largest_face(image)])[0]
         result = self.check_frame(image)
         if result.face is None:
             raise FaceRejected(result.reason or RejectReason.NO_FACE)
-        return self.embedder.embed([result.face])[0]
+        return embedder.embed([result.face])[0]
 
     # --- bursts ----------------------------------------------------------------------------------
 
-    def embed_burst(self, frames: Sequence[bytes]) -> BurstEmbeddings:
-        """Every frame through decoding and the gates; the accepted ones embedded in one batch.
+    def embed_burst(
+        self, frames: Sequence[bytes], models: Sequence[str] | None = None, every_frame: bool = False
+    ) -> BurstEmbeddings:
+        """Every frame through decoding and the gates; the accepted ones embedded by ``models``
+        (default: the served ones): the first every accepted frame, the others the
+        ``recognition_best_frames`` sharpest (``every_frame``: all of them, as for an enrollment).
 
         Never raises for a bad frame: each becomes a ``FrameRejection`` with its index."""
         faces: list[FaceInImage] = []
+        sharpness: list[float] = []
         accepted: list[int] = []
         rejected: list[FrameRejection] = []
         for index, data in enumerate(frames):
@@ -167,6 +199,23 @@ class FaceEngine:
                 rejected.append(FrameRejection(index, result.reason or RejectReason.NO_FACE))
             else:
                 faces.append(result.face)
+                sharpness.append(result.sharpness)
                 accepted.append(index)
-        embeddings = self.embedder.embed(faces)
-        return BurstEmbeddings(tuple(embeddings), tuple(accepted), tuple(rejected))
+        per_model = []
+        for position, model in enumerate(models or self.served):
+            chosen = list(range(len(faces)))
+            if position > 0 and not every_frame:
+                chosen = best_frame_positions(sharpness, self.settings.recognition_best_frames)
+            embedder = self.embedders[model]
+            vectors = embedder.embed([faces[i] for i in chosen])
+            per_model.append(
+                ModelVectors(model, embedder.version, tuple(vectors), tuple(accepted[i] for i in chosen))
+            )
+        return BurstEmbeddings(tuple(per_model), tuple(accepted), tuple(rejected))
+
+
+def best_frame_positions(sharpness: Sequence[float], count: int) -> list[int]:
+    """Positions of the ``count`` sharpest frames, in frame order (all of them when ``count`` is 0)."""
+    if count <= 0 or count >= len(sharpness):
+        return list(range(len(sharpness)))
+    return sorted(int(i) for i in np.argsort(-np.asarray(sharpness), kind="stable")[:count])

@@ -19,6 +19,7 @@ The identity check and the match then use the embedded frames only
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import secrets
 from collections.abc import Sequence
@@ -28,7 +29,7 @@ import numpy as np
 
 from faceauth.domain import Face, ImageError, RejectReason
 from faceauth.vision.embedding import FaceInImage
-from faceauth.vision.engine import FaceEngine
+from faceauth.vision.engine import IDENTITY_MODEL, FaceEngine
 from faceauth.vision.landmarks import FaceMesh, FacePose
 from faceauth.vision.liveness.observation import FrameObservation
 from faceauth.vision.liveness.passive import PassiveEvidence, PassiveSignal
@@ -148,10 +149,17 @@ class LivenessAnalyzer:
         if tracked is None or not self._same_face(face, tracked):
             tracked = self.mesh.measure(rgb, face.box)  # a new track: found by the detector
         reason = first_failure(measure(face, self.engine.crop(rgb, face)), self.engine.policy)
-        embedding = None
+        vectors: dict[str, np.ndarray] = {}
         if reason not in (RejectReason.FACE_TOO_SMALL, RejectReason.LOW_CONFIDENCE):
-            embedding = self.engine.embedder.embed([FaceInImage(rgb, face)])[0]
-        return self._observation(received_s, face, tracked, reason, embedding, self.signals, rgb, True)
+            # FaceNet on every chosen frame (the identity check is calibrated for it); the served
+            # models too on the frames the match uses (those passing every gate).
+            models = [IDENTITY_MODEL, *(m for m in self.engine.served if m != IDENTITY_MODEL)]
+            for model in models if reason is None else models[:1]:
+                vectors[model] = self.engine.embedders[model].embed([FaceInImage(rgb, face)])[0]
+        observation = self._observation(
+            received_s, face, tracked, reason, vectors.get(IDENTITY_MODEL), self.signals, rgb, True
+        )
+        return dataclasses.replace(observation, model_vectors=vectors if reason is None else {})
 
     def _observation(
         self,

@@ -19,8 +19,9 @@ class FrameObservation:
     whether the face detector (MTCNN) ran on this frame, so ``faces`` and ``reason`` are its findings;
     on a frame where it did not, the face mesh followed the face from the previous frame (``faces`` is
     1 and ``reason`` None). ``embedding`` is set on the frames chosen for the identity check and the
-    match only, and is never part of the JSON form: whoever keeps observations keeps it apart
-    (the service encrypts it)."""
+    match only (FaceNet's, for the identity check; ``model_vectors`` holds every served model's vector
+    on the frames usable for matching), and neither is part of the JSON form: whoever keeps
+    observations keeps them apart (the service encrypts them)."""
 
     received_s: float
     faces: int  # faces MTCNN found (1 on a tracked frame)
@@ -29,7 +30,9 @@ class FrameObservation:
     yaw_deg: float | None = None  # face mesh, + nose towards the image's right; None: the mesh found no face
     pitch_deg: float | None = None  # face mesh, + nose up
     ear: float | None = None  # mean eye aspect ratio of both eyes
-    embedding: Embedding | None = field(default=None, compare=False, repr=False)
+    embedding: Embedding | None = field(default=None, compare=False, repr=False)  # FaceNet's (identity check)
+    # The served models' vectors (and FaceNet's), on frames usable for matching only: what the match uses.
+    model_vectors: dict[str, Embedding] = field(default_factory=dict, compare=False, repr=False)
     features: dict[str, list[float]] = field(default_factory=dict, compare=False, repr=False)
     detected: bool = True  # MTCNN ran on this frame (False: the face was tracked from the last one)
     track: Track | None = None  # where the face mesh looks in the next frame; None: detect again
@@ -62,8 +65,13 @@ class FrameObservation:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any], embedding: Embedding | None = None) -> FrameObservation:
-        """The observation back from ``to_json``, with the embedding its keeper kept apart."""
+    def from_json(
+        cls,
+        data: dict[str, Any],
+        embedding: Embedding | None = None,
+        model_vectors: dict[str, Embedding] | None = None,
+    ) -> FrameObservation:
+        """The observation back from ``to_json``, with the embeddings its keeper kept apart."""
         box = data.get("box")
         track = data.get("track")
         return cls(
@@ -75,6 +83,7 @@ class FrameObservation:
             pitch_deg=data.get("pitch_deg"),
             ear=data.get("ear"),
             embedding=embedding,
+            model_vectors=dict(model_vectors or {}),
             features={name: [float(v) for v in values] for name, values in data.get("features", {}).items()},
             detected=bool(data.get("detected", True)),
             track=(float(track[0]), float(track[1]), float(track[2]), float(track[3])) if track else None,
