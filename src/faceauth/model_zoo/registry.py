@@ -230,12 +230,14 @@ def cached_translation(model: ModelFile, source: Path, cache_dir: Path) -> Path:
         if target.is_file():  # another worker translated it while we waited
             return target
         logger.info("translating %s (%s) to ONNX into %s (first start only)", model.name, source, cache_dir)
-        _write_atomically(target, translate(model, source))
+        write_atomically(target, translate(model, source))
     return target
 
 
-def _write_atomically(target: Path, data: bytes) -> None:
-    descriptor, temporary = tempfile.mkstemp(dir=target.parent, suffix=".onnx.tmp")
+def write_atomically(target: Path, data: bytes) -> None:
+    """Writes ``target`` whole or not at all: a temporary file beside it, synced, then renamed, so a
+    reader (another worker starting at the same time) never sees a half-written model."""
+    descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(data)
