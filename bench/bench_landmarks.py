@@ -28,6 +28,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))
 
+from faceauth.config import Settings  # noqa: E402
 from faceauth.vision.landmarks import FaceMesh  # noqa: E402
 
 
@@ -186,7 +187,7 @@ def main() -> None:
     frames = webcam_frames(root)
 
     started = time.perf_counter()
-    mesh = FaceMesh.load(threads=args.threads)
+    mesh = FaceMesh.load(threads=args.threads, cache_dir=Settings().models_dir)  # installed or fetched
     elapsed = time.perf_counter() - started
     print(f"load (find 3 models, convert TFLite -> ONNX in memory, open sessions): {elapsed:.2f} s")
     boxes = [mesh.detect(frame) for frame in frames]

@@ -81,7 +81,9 @@ class Judge:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.analyzer = LivenessAnalyzer(
-            FaceEngine.load(settings), FaceMesh.load(threads=1), default_signals()
+            FaceEngine.load(settings),
+            FaceMesh.load(threads=1, cache_dir=settings.models_dir),
+            default_signals(),
         )
         self.policy = sequence_policy(settings)
 

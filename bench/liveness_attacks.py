@@ -502,7 +502,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if models.is_dir():
             (data_dir / "models").symlink_to(models)
         settings = bench_settings(data_dir, args.deadline_seconds)
-        engine, mesh = FaceEngine.load(settings), FaceMesh.load(threads=1)
+        engine, mesh = FaceEngine.load(settings), FaceMesh.load(threads=1, cache_dir=settings.models_dir)
         victims = select_victims(root, engine, args.max_victims)
         log(f"{len(victims)} victims: {', '.join(v.name for v in victims)}")
         animators = make_animators(args.generators.split(","), engine, mesh)

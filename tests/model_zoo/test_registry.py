@@ -13,14 +13,18 @@ from pathlib import Path
 import onnxruntime as ort
 import pytest
 
+from faceauth.config import Settings
 from faceauth.model_zoo import registry
+
+# where `faceauth models fetch` puts the face-mesh files (scripts/test fetches them)
+MODELS_DIR = Settings().models_dir
 
 pytestmark = pytest.mark.e2e  # real models (see tests/conftest.py)
 
 
 def _mediapipe_installed() -> None:
     try:
-        registry.locate(registry.IRIS)
+        registry.locate(registry.IRIS, MODELS_DIR)
     except registry.ModelNotFoundError as error:
         pytest.skip(str(error))
 
@@ -29,7 +33,7 @@ def test_every_model_the_app_runs_is_installed_and_pinned() -> None:
     for model in registry.ALL_MODELS:
         if model.package == "mediapipe":
             _mediapipe_installed()
-        path = registry.locate(model)
+        path = registry.locate(model, MODELS_DIR)
         assert path.is_file() and path.name == Path(model.path).name
         assert registry.sha256_of(path) == model.sha256
 
@@ -88,7 +92,11 @@ def test_translation_is_cached_by_source_hash(tmp_path: Path) -> None:
 
 
 def _translate(cache_dir: str) -> str:
-    return str(registry.cached_translation(registry.IRIS, registry.locate(registry.IRIS), Path(cache_dir)))
+    return str(
+        registry.cached_translation(
+            registry.IRIS, registry.locate(registry.IRIS, MODELS_DIR), Path(cache_dir)
+        )
+    )
 
 
 def test_workers_starting_together_share_one_complete_translation(tmp_path: Path) -> None:

@@ -6,8 +6,12 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
+from faceauth.config import Settings
 from faceauth.model_zoo import registry
 from faceauth.model_zoo.tflite import UnsupportedModelError, _same_pads, tflite_to_onnx
+
+# where `faceauth models fetch` puts the face-mesh files (scripts/test fetches them)
+MODELS_DIR = Settings().models_dir
 
 pytestmark = pytest.mark.e2e  # real models (see tests/conftest.py)
 
@@ -23,7 +27,7 @@ EXPECTED_SHAPES = {
 def _require_models() -> None:
     try:
         for model in MEDIAPIPE_MODELS:
-            registry.locate(model)
+            registry.locate(model, MODELS_DIR)
     except registry.ModelNotFoundError as error:
         pytest.skip(str(error))
 
@@ -48,7 +52,7 @@ def test_converted_mesh_matches_tflite_reference_runtime() -> None:
     import onnxruntime as ort
 
     for model in MEDIAPIPE_MODELS:
-        path = registry.locate(model)
+        path = registry.locate(model, MODELS_DIR)
         session = ort.InferenceSession(tflite_to_onnx(path.read_bytes()).SerializeToString())
         interpreter = litert.Interpreter(model_path=str(path))
         interpreter.allocate_tensors()

@@ -14,7 +14,6 @@ import pytest
 
 from faceauth.config import Settings
 from faceauth.domain import ChallengeExpired, ChallengeNotFound, ChallengeUsed, LivenessFailed
-from faceauth.model_zoo.registry import ModelNotFoundError
 from faceauth.service.faces import FaceService
 from faceauth.service.liveness import ChallengePurpose, IssuedChallenge, LivenessService
 from faceauth.service.lockout import LockoutService
@@ -23,9 +22,9 @@ from faceauth.storage.keys import TemplateKey
 from faceauth.storage.sql.backend import SqlStorage
 from faceauth.storage.sql.challenges import SqlChallengeStore
 from faceauth.vision.engine import FaceEngine
-from faceauth.vision.landmarks import FaceMesh
 from faceauth.vision.liveness import LivenessAnalyzer, Move, default_signals
 from faceauth.vision.synthetic import challenge_frames
+from support import load_face_mesh
 from support.camera import compose_frame, photos_of
 
 pytestmark = pytest.mark.e2e  # real models (see tests/conftest.py)
@@ -41,11 +40,7 @@ class Clock:
 
 @pytest.fixture(scope="module")
 def analyzer(face_engine: FaceEngine) -> LivenessAnalyzer:
-    try:
-        mesh = FaceMesh.load()
-    except ModelNotFoundError as error:
-        pytest.skip(str(error))
-    return LivenessAnalyzer(face_engine, mesh, default_signals())
+    return LivenessAnalyzer(face_engine, load_face_mesh(), default_signals())
 
 
 @pytest.fixture(scope="module")

@@ -175,6 +175,16 @@ class LiveServer:
             storage.close()
 
 
+def share_default_models(data_dir: Path) -> None:
+    """Links the default data folder's ``models`` (translated models, and the face-mesh files that
+    ``faceauth models fetch`` put there) into a test server's own data folder, so it finds them
+    without translating or fetching again."""
+    models = default_data_dir() / "models"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if models.is_dir() and not (data_dir / "models").exists():
+        (data_dir / "models").symlink_to(models)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -192,6 +202,7 @@ def serve_in_thread(settings: Settings, engine: Any, mesh: Any = None) -> Iterat
     from faceauth.web.app import create_app
 
     require_e2e("starting a uvicorn server")
+    share_default_models(settings.data_dir)
     app = create_app(settings, load_vision(settings, engine, mesh))
     port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", proxy_headers=False)
@@ -231,9 +242,7 @@ def serve_in_subprocess(
     model of the default data folder is linked in, so it is not converted again; the server's log
     goes to ``data_dir/server.log``."""
     require_e2e("starting `faceauth serve`")
-    models = default_data_dir() / "models"
-    if models.is_dir() and not (data_dir / "models").exists():
-        (data_dir / "models").symlink_to(models)
+    share_default_models(data_dir)
     port = free_port()
     environment = {**os.environ, "FACEAUTH_DATA_DIR": str(data_dir), **env}
     command = [sys.executable, "-m", "faceauth.cli", "serve", "--port", str(port), "--workers", str(workers)]
@@ -277,3 +286,19 @@ def scrape_sample(metrics_text: str, name: str, **labels: str) -> float:
         if found == wanted:
             return float(match.group(3))
     return 0.0
+
+
+def load_face_mesh(threads: int = 1) -> Any:
+    """The face mesh, from the installed wheel or where ``faceauth models fetch`` put its files (the
+    default data folder's ``models``, as scripts/test fetches them). Missing model files skip the test
+    on a developer's machine and fail it in CI (``CI`` set), where a skip would hide the liveness tests."""
+    from faceauth.model_zoo.registry import ModelNotFoundError
+    from faceauth.vision.landmarks import FaceMesh
+
+    require_e2e("loading the face mesh")
+    try:
+        return FaceMesh.load(threads=threads, cache_dir=Settings().models_dir)
+    except ModelNotFoundError as error:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI needs the face-mesh models: {error}")
+        pytest.skip(str(error))

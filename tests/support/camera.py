@@ -119,11 +119,11 @@ def build_challenge_video(
     """A video of the photo's face doing ``moves`` ("blink", "turn_left", "turn_right"), each between
     stretches of looking at the camera, rendered by ``faceauth.vision.synthetic`` (needs the face-mesh
     model wheel). Chromium loops it, so the moves come round again every few seconds."""
-    from faceauth.vision.landmarks import FaceMesh
     from faceauth.vision.synthetic import challenge_frames
+    from support import load_face_mesh
 
     still = compose_frame(photo)
-    pose = FaceMesh.load().measure(still)
+    pose = load_face_mesh().measure(still)
     if pose is None or pose.landmarks is None:
         raise ValueError(f"no face mesh on {photo}")
     frames = challenge_frames(still, pose.landmarks, list(moves), fps=fps, neutral_s=neutral_s)

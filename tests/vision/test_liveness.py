@@ -8,10 +8,8 @@ import numpy as np
 import pytest
 
 from faceauth.config import Settings
-from faceauth.model_zoo.registry import ModelNotFoundError
 from faceauth.service.liveness import judge_stream, sequence_policy
 from faceauth.vision.engine import FaceEngine
-from faceauth.vision.landmarks import FaceMesh
 from faceauth.vision.liveness import (
     FrameObservation,
     LivenessAnalyzer,
@@ -20,6 +18,7 @@ from faceauth.vision.liveness import (
     default_signals,
 )
 from faceauth.vision.synthetic import challenge_frames
+from support import load_face_mesh
 from support.camera import compose_frame, photos_of
 
 pytestmark = pytest.mark.e2e  # real models (see tests/conftest.py)
@@ -31,11 +30,7 @@ POLICY = SequencePolicy()
 
 @pytest.fixture(scope="module")
 def analyzer(engine: FaceEngine) -> LivenessAnalyzer:
-    try:
-        mesh = FaceMesh.load()
-    except ModelNotFoundError as error:
-        pytest.skip(str(error))
-    return LivenessAnalyzer(engine, mesh, default_signals())
+    return LivenessAnalyzer(engine, load_face_mesh(), default_signals())
 
 
 @pytest.fixture(scope="module")

@@ -23,11 +23,10 @@ import httpx
 import pytest
 
 from faceauth.config import Settings
-from faceauth.model_zoo.registry import ModelNotFoundError
 from faceauth.vision.engine import FaceEngine
 from faceauth.vision.landmarks import FaceMesh
 from faceauth.vision.synthetic import challenge_frames
-from support import LiveServer, serve_in_thread
+from support import LiveServer, load_face_mesh, serve_in_thread
 from support.camera import compose_frame, photos_of
 
 pytestmark = pytest.mark.e2e  # real models (see tests/conftest.py)
@@ -39,10 +38,7 @@ PASSWORD = "violet kettle on mars"
 
 @pytest.fixture(scope="module")
 def mesh() -> FaceMesh:
-    try:
-        return FaceMesh.load()
-    except ModelNotFoundError as error:
-        pytest.skip(str(error))
+    return load_face_mesh()
 
 
 @pytest.fixture(scope="module")

@@ -31,9 +31,7 @@ pytest.importorskip("requests_oauthlib", reason="requests-oauthlib is not instal
 
 from playwright.sync_api import expect
 
-from faceauth.model_zoo.registry import ModelNotFoundError
-from faceauth.vision.landmarks import FaceMesh
-from support import LiveServer, free_port, wipe_postgres
+from support import LiveServer, free_port, load_face_mesh, wipe_postgres
 from support.browser import (
     BrowserPage,
     Screenshots,
@@ -71,10 +69,7 @@ USER = {
 
 
 def _skip_without_mesh() -> None:
-    try:
-        FaceMesh.load()
-    except ModelNotFoundError as error:
-        pytest.skip(str(error))
+    load_face_mesh()
 
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
