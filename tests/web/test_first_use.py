@@ -25,7 +25,14 @@ pytest.importorskip("playwright.sync_api", reason="the playwright package is not
 
 from playwright.sync_api import expect
 
-from support import LiveServer, free_port, require_e2e, settings_from_environment, shared_data_root
+from support import (
+    LiveServer,
+    free_port,
+    require_e2e,
+    settings_from_environment,
+    share_default_models,
+    shared_data_root,
+)
 from support.browser import (
     LIVENESS_ENV,
     PERSON,
@@ -51,6 +58,7 @@ START_TIMEOUT_S = 300
 def faceauth_serve(data_dir: Path) -> Iterator[tuple[LiveServer, str]]:
     """``faceauth serve`` as the README runs it; yields the server and the line it printed."""
     require_e2e("starting `faceauth serve`")
+    share_default_models(data_dir)  # the face-mesh files `faceauth models fetch` put in the default folder
     port = free_port()
     log_path = data_dir / "serve.log"
     env = {**os.environ, "FACEAUTH_DATA_DIR": str(data_dir), **server_environment(data_dir, LIVENESS_ENV)}

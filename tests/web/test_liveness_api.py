@@ -66,9 +66,6 @@ def server(
 def blocking_server(
     tmp_path_factory: pytest.TempPathFactory, face_engine: FaceEngine, mesh: FaceMesh
 ) -> Iterator[LiveServer]:
-    from faceauth.composition import load_vision
-    from faceauth.web.app import create_app
-
     data_dir = tmp_path_factory.mktemp("liveness-light-server")
     settings = Settings(
         env="development",
@@ -79,7 +76,7 @@ def blocking_server(
         liveness_deadline_seconds=60,  # as above
     )
     assert settings.liveness_light == "blocking"  # the default
-    with serve_in_thread(create_app(settings, load_vision(settings, face_engine, mesh)), settings) as server:
+    with serve_in_thread(settings, face_engine, mesh) as server:
         yield server
 
 
