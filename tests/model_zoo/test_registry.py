@@ -80,8 +80,17 @@ def test_an_altered_fetched_file_is_refused(tmp_path: Path) -> None:
         registry.locate(model, tmp_path)
 
 
+def _with_fetched_files(models_dir: Path) -> Path:
+    """A fresh models folder that still sees the face-mesh files ``faceauth models fetch`` fetched."""
+    fetched = MODELS_DIR / "fetched"
+    if fetched.is_dir():
+        (models_dir / "fetched").symlink_to(fetched)
+    return models_dir
+
+
 def test_translation_is_cached_by_source_hash(tmp_path: Path) -> None:
     _mediapipe_installed()
+    _with_fetched_files(tmp_path)
     first = registry.onnx_model(registry.IRIS, tmp_path)
     assert isinstance(first, Path) and registry.IRIS.sha256[:16] in first.name
     written = first.stat().st_mtime_ns
@@ -112,6 +121,7 @@ def test_workers_starting_together_share_one_complete_translation(tmp_path: Path
 def test_a_warm_start_does_not_import_onnx(tmp_path: Path) -> None:
     """onnx (the translators' dependency) is loaded only when a translation is missing."""
     _mediapipe_installed()
+    _with_fetched_files(tmp_path)
     from faceauth.vision.landmarks import FaceMesh
 
     FaceMesh.load(cache_dir=tmp_path)  # translates into the cache

@@ -71,7 +71,7 @@ def test_converted_mesh_matches_tflite_reference_runtime() -> None:
 def test_translated_models_keep_the_tflite_inputs_and_outputs() -> None:
     _require_models()
     for model in MEDIAPIPE_MODELS:
-        onnx_model = tflite_to_onnx(registry.locate(model).read_bytes(), model.name)
+        onnx_model = tflite_to_onnx(registry.locate(model, MODELS_DIR).read_bytes(), model.name)
         session = ort.InferenceSession(onnx_model.SerializeToString())
         (feed,) = session.get_inputs()
         input_shape, output_shapes = EXPECTED_SHAPES[model.name]
