@@ -67,7 +67,7 @@ def load_liveness(settings: Settings, engine: FaceEngine, mesh: FaceMesh | None)
     a ConfigurationError when liveness is required, otherwise None and a warning."""
     from faceauth.model_zoo.registry import ModelNotFoundError
     from faceauth.vision.landmarks import FaceMesh
-    from faceauth.vision.liveness import LivenessAnalyzer, default_signals
+    from faceauth.vision.liveness import LivenessAnalyzer, SamplingPolicy, default_signals
 
     if not settings.liveness_required:
         logger.warning(
@@ -82,7 +82,14 @@ def load_liveness(settings: Settings, engine: FaceEngine, mesh: FaceMesh | None)
                 raise ConfigurationError(f"liveness is required but {error}") from error
             logger.warning("liveness challenges unavailable: %s", error)
             return None
-    return LivenessAnalyzer(engine, mesh, default_signals())
+    sampling = SamplingPolicy(
+        window_after_light=settings.liveness_sampling_window_frames,
+        turn_min_deg=settings.liveness_turn_min_deg,
+        neutral_max_deg=settings.liveness_neutral_max_deg,
+        eyes_margin_deg=settings.liveness_eyes_margin_deg,
+        light_eyes_every=settings.liveness_light_eyes_every,
+    )
+    return LivenessAnalyzer(engine, mesh, default_signals(), sampling=sampling)
 
 
 def load_vision(

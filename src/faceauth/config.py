@@ -72,6 +72,13 @@ class Settings(BaseSettings):
     liveness_neutral_max_deg: float = 7.0  # yaw within this of neutral: facing the camera again
     liveness_blink_closed_ratio: float = 0.65  # eye openness at most this share of the open level
     liveness_min_consistency: float = 0.5  # every challenge frame vs the challenge's mean face
+    # Frames of a challenge embedded for the match (at random positions, see docs/liveness.md): the
+    # stream must have this many frames usable for matching; the served models besides FaceNet embed
+    # recognition_best_frames of them at a verify, all of them at an enrollment.
+    liveness_matching_frames: int = 4
+    liveness_sampling_window_frames: int = 32  # the random positions: light phase + this many frames
+    liveness_light_eyes_every: int = 4  # light phase: eye openness measured on every this many frames
+    liveness_eyes_margin_deg: float = 5.0  # then on frames within neutral_max_deg + this of neutral
     liveness_passive_blocking: tuple[str, ...] = ("motion",)  # passive signals whose verdict fails
     # The frames endpoint: a chunk is refused (429) when the challenge's frames so far would exceed
     # seconds since issue x the challenge's frame rate x this tolerance + the burst allowance (a

@@ -23,7 +23,7 @@ from faceauth.service.liveness_light import LightSchedule
 from faceauth.service.lockout import FACE_STEP, LockoutService
 from faceauth.storage.sql.backend import SqlStorage
 from faceauth.storage.sql.challenges import SqlChallengeStore
-from faceauth.vision.liveness import FrameObservation, Move, PassiveEvidence
+from faceauth.vision.liveness import FrameObservation, Move, PassiveEvidence, StreamPlan
 from faceauth.vision.screen_light import LightSample
 
 FACE = np.ones(128, dtype=np.float32) / np.sqrt(128)
@@ -38,15 +38,20 @@ class Clock:
 
 
 class StandInEmbedder:
-    version = "2021dec-int8bq"
+    def __init__(self, version: str) -> None:
+        self.version = version
 
 
 class StandInEngine:
-    """What the judge asks of the analyzer's engine: the served models and their versions."""
+    """What the judge asks of the analyzer's engine: the served models and their versions (FaceNet,
+    the identity model, is always loaded)."""
 
     def __init__(self) -> None:
         self.served = ("sface",)
-        self.embedders = {"sface": StandInEmbedder()}
+        self.embedders = {
+            "sface": StandInEmbedder("2021dec-int8bq"),
+            "facenet": StandInEmbedder("20180408-102900"),
+        }
 
 
 class DescribedFrames:
@@ -56,7 +61,11 @@ class DescribedFrames:
     engine = StandInEngine()
 
     def observe_stream(
-        self, frames: Sequence[bytes], received_s: float, history: Sequence[FrameObservation] = ()
+        self,
+        frames: Sequence[bytes],
+        received_s: float,
+        history: Sequence[FrameObservation] = (),
+        plan: StreamPlan | None = None,
     ) -> list[FrameObservation]:
         observed = []
         for data in frames:
@@ -69,7 +78,8 @@ class DescribedFrames:
                     pitch_deg=0.0,
                     ear=described.get("ear", 0.3),
                     embedding=FACE,
-                    model_vectors={"sface": FACE},
+                    model_vectors={"facenet": FACE, "sface": FACE},
+                    served=True,
                     light=described.get("light"),
                 )
             )

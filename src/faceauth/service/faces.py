@@ -256,13 +256,15 @@ class FaceService:
     def _good_burst(
         self, frames: Sequence[bytes] | BurstEmbeddings, models: Sequence[str], every_frame: bool = False
     ) -> BurstEmbeddings:
-        # A BurstEmbeddings comes from a liveness challenge, already embedded (service.liveness) by
-        # the served models and FaceNet on every frame usable for matching.
+        # A BurstEmbeddings comes from a liveness challenge, already embedded (service.liveness):
+        # FaceNet on its liveness_matching_frames frames usable for matching, the served models on
+        # some (a verify) or all (an enrollment) of them.
         if isinstance(frames, BurstEmbeddings):
             burst = frames
+            needed = self.settings.liveness_matching_frames
         else:
             burst = self.engine.embed_burst(frames, models, every_frame=every_frame)
-        needed = self.settings.min_good_frames
+            needed = self.settings.min_good_frames
         if len(burst.embeddings) < needed:
             raise NotEnoughGoodFrames(needed, burst.rejected, len(burst.embeddings))
         return burst

@@ -68,6 +68,7 @@ from faceauth.vision.liveness import (
     FrameObservation,
     LivenessAnalyzer,
     Move,
+    StreamPlan,
     check_sequence,
 )
 
@@ -121,6 +122,8 @@ class ChallengeProgress:
     failure: str | None  # a definite failure code: more frames cannot fix it
     seconds_left: float
     message: str | None = None  # what the failure means for the person, when there is one
+    matching_frames: int = 0  # frames usable for matching embedded so far
+    matching_needed: int = 0  # how many the judge needs (liveness_matching_frames)
 
     @property
     def step(self) -> str | None:
@@ -128,7 +131,12 @@ class ChallengeProgress:
 
     @property
     def complete(self) -> bool:
-        return self.failure is None and self.moves_done == len(self.moves)
+        """Every move seen and enough frames to match: the client may stop streaming and spend it."""
+        return (
+            self.failure is None
+            and self.moves_done == len(self.moves)
+            and self.matching_frames >= self.matching_needed
+        )
 
 
 def nonce_key(challenge_id: str) -> str:
@@ -276,11 +284,12 @@ class LivenessService:
         offset = received - challenge.issued_at.timestamp()
         earlier = [FrameObservation.from_json(item) for item in self.store.frames(key)]  # no embeddings
         self._check_pace(len(earlier) + len(frames), offset)
-        observations = analyzer.observe_stream(frames, offset, earlier)
+        light = LightSchedule.from_json(challenge.light) if challenge.light else None
+        moves = tuple(Move(m) for m in challenge.moves)
+        plan = self._plan(challenge, light, earlier)
+        observations = analyzer.observe_stream(frames, offset, earlier, plan)
         self.store.add_frames(key, [self._row(user_id, o) for o in observations])
         stored = earlier + observations
-        moves = tuple(Move(m) for m in challenge.moves)
-        light = LightSchedule.from_json(challenge.light) if challenge.light else None
         sequence = check_sequence(stored, moves, self.policy, light.frames if light is not None else 0)
         failure: str | None = sequence.failure.value if sequence.failure else None
         message: str | None = None
@@ -297,6 +306,28 @@ class LivenessService:
             failure=failure,
             seconds_left=max(0.0, challenge.deadline_at.timestamp() - self.clock()),
             message=message,
+            matching_frames=sum(1 for o in stored if o.detected and o.faces == 1 and o.reason is None),
+            matching_needed=plan.matching_frames,
+        )
+
+    def _plan(
+        self, challenge: StoredChallenge, light: LightSchedule | None, earlier: Sequence[FrameObservation]
+    ) -> StreamPlan:
+        """What the analyzer samples in the next chunk of this challenge's stream: an enrollment's
+        template takes every served model on every frame usable for matching, a verify's match
+        ``recognition_best_frames`` of them (0: all), drawn at random; eyes are measured only while
+        the asked blink is still to come (the moves seen in the ``earlier`` frames say)."""
+        matching = self.settings.liveness_matching_frames
+        best = self.settings.recognition_best_frames
+        enroll = challenge.purpose == ChallengePurpose.ENROLL.value
+        moves = tuple(Move(m) for m in challenge.moves)
+        moves_from = light.frames if light is not None else 0
+        done = check_sequence(earlier, moves, self.policy, moves_from).done
+        return StreamPlan(
+            moves_from=moves_from,
+            matching_frames=matching,
+            served_frames=matching if enroll or best <= 0 else min(best, matching),
+            blink_ahead=Move.BLINK in moves[done:],
         )
 
     def _check_pace(self, frames: int, elapsed_s: float) -> None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from faceauth.config import Settings
 from faceauth.domain import BurstEmbeddings, ModelVectors
 from faceauth.service.liveness_light import LIGHT_MESSAGES, LightOutcome, LightSchedule, judge_light
+from faceauth.vision.engine import IDENTITY_MODEL
 from faceauth.vision.liveness import (
     FrameObservation,
     IdentityResult,
@@ -122,7 +123,7 @@ def judge_stream(
     if sequence.failure is not None or not sequence.complete:
         reason = sequence.failure.value if sequence.failure else SequenceFailure.INCOMPLETE.value
         return failed(reason, move_message(sequence))
-    if identity.matching_frames < settings.min_good_frames:
+    if identity.matching_frames < settings.liveness_matching_frames:
         return failed("too_few_frames", FAILURE_MESSAGES["too_few_frames"])
     if not identity.consistent:
         return failed("not_same_person", FAILURE_MESSAGES["not_same_person"])
@@ -132,12 +133,14 @@ def judge_stream(
                 f"passive_{evidence.name}", "this does not look like a live person in front of the camera"
             )
     usable = [(i, o) for i, o in enumerate(observations) if o.usable_for_matching and o.embedding is not None]
+    # FaceNet (the identity model) embedded every usable frame, so it comes first in the burst (see
+    # BurstEmbeddings); each served model embedded some of them (LivenessAnalyzer: StreamPlan).
     served = analyzer.engine.served
-    models = (*served, *(m for m in analyzer.engine.embedders if m not in served))
+    models = (IDENTITY_MODEL, *(m for m in served if m != IDENTITY_MODEL))
     per_model = []
     for model in models:
         framed = [(i, o.model_vectors[model]) for i, o in usable if model in o.model_vectors]
-        if model == models[0] and len(framed) != len(usable):
+        if (model == IDENTITY_MODEL and len(framed) != len(usable)) or (model in served and not framed):
             return failed("too_few_frames", FAILURE_MESSAGES["too_few_frames"])
         if framed:
             version = analyzer.engine.embedders[model].version

@@ -19,6 +19,9 @@ RGBImage = npt.NDArray[np.uint8]  # shape (height, width, 3)
 ACCEPTED_FORMATS = frozenset({"JPEG", "PNG", "WEBP"})
 
 
+EXIF_ORIENTATION = 0x0112  # the EXIF tag saying how the camera was held
+
+
 def decode_image(data: bytes, max_bytes: int, max_pixels: int) -> RGBImage:
     """Decode JPEG, PNG or WebP bytes into an RGB array, EXIF orientation applied.
 
@@ -34,8 +37,9 @@ def decode_image(data: bytes, max_bytes: int, max_pixels: int) -> RGBImage:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image.load()  # a truncated file raises OSError here
-            image = ImageOps.exif_transpose(image) or image
-            rgb = image.convert("RGB")
+            if image.getexif().get(EXIF_ORIENTATION, 1) != 1:  # (both calls copy the pixels: only
+                image = ImageOps.exif_transpose(image) or image  # when needed, at 8 frames a second)
+            rgb = image if image.mode == "RGB" else image.convert("RGB")
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombWarning) as error:
         raise NotAnImage("image data is corrupt or truncated") from error
     array = np.asarray(rgb, dtype=np.uint8)

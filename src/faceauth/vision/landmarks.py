@@ -31,6 +31,7 @@ These are the signs of ``yaw_ratio`` and ``pitch_ratio`` in :mod:`faceauth.visio
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from dataclasses import dataclass, field
@@ -68,8 +69,10 @@ IMAGE_RIGHT_EYE_CONTOUR = (263, 249, 390, 373, 374, 380, 381, 382, 362, 466, 388
 class FacePose:
     """What one frame says about the face: see the module docstring for units and sign conventions."""
 
-    left_ear: float  # subject's left eye, eye aspect ratio (dimensionless)
-    right_ear: float  # subject's right eye, eye aspect ratio (dimensionless)
+    # Eye aspect ratios (dimensionless) of the subject's left and right eye; None when the eyes were
+    # not measured on this frame (``FaceMesh.measure(eyes=False)``: the iris model did not run).
+    left_ear: float | None
+    right_ear: float | None
     yaw_deg: float  # + nose towards the image's right edge
     pitch_deg: float  # + nose up
     face_score: float  # face-mesh face-presence probability, 0-1
@@ -77,6 +80,13 @@ class FacePose:
     # Where to look in the next frame of a video (MediaPipe's tracking crop, from these landmarks):
     # (centre x, centre y, side) in image pixels and the crop's in-plane angle in radians.
     track: tuple[float, float, float, float] | None = field(default=None, compare=False)
+
+    @property
+    def ear(self) -> float | None:
+        """Mean eye aspect ratio of both eyes, or None when the eyes were not measured."""
+        if self.left_ear is None or self.right_ear is None:
+            return None
+        return (self.left_ear + self.right_ear) / 2
 
 
 @dataclass(frozen=True)
@@ -288,6 +298,7 @@ class FaceMesh:
         rgb: np.ndarray,
         face_box: tuple[float, float, float, float] | None = None,
         track: tuple[float, float, float, float] | None = None,
+        eyes: bool = True,
     ) -> FacePose | None:
         """Eye openness and head pose of the face in ``rgb`` (uint8, H x W x 3, RGB order).
 
@@ -296,11 +307,35 @@ class FaceMesh:
         instead (a video): one face-mesh pass on that crop, no detector and no refinement pass, as
         MediaPipe tracks. Returns None when no face is found or the face mesh's presence probability
         is below ``min_face_score`` (with ``track``: the face left the crop, detect it again).
+        ``eyes``: False leaves the eye aspect ratios None (no iris-model runs, about two thirds of a
+        tracked frame's cost); :meth:`measure_eyes` adds them later to the same pose.
         """
         if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
             raise ValueError(f"expected uint8 HxWx3 RGB, got {rgb.dtype} {rgb.shape}")
         with timed("mesh"):
-            return self._measure(rgb, face_box, track)
+            pose = self._measure(rgb, face_box, track)
+            return self.measure_eyes(rgb, pose) if eyes and pose is not None else pose
+
+    def measure_eyes(self, rgb: np.ndarray, pose: FacePose) -> FacePose:
+        """``pose`` with its eye aspect ratios measured on ``rgb`` (the frame it was measured on): the
+        iris model's eye contours replace the mesh's eyelid points (the mesh's own when the iris model
+        was not loaded)."""
+        if pose.landmarks is None:
+            return pose
+        points = pose.landmarks.astype(np.float64)
+        if self._iris is not None:
+            points[list(IMAGE_LEFT_EYE_CONTOUR), :2] = self._eye_contour(
+                rgb, points[33, :2], points[133, :2], flip=False
+            )
+            points[list(IMAGE_RIGHT_EYE_CONTOUR), :2] = self._eye_contour(
+                rgb, points[362, :2], points[263, :2], flip=True
+            )
+        return dataclasses.replace(
+            pose,
+            left_ear=_eye_aspect_ratio(points, LEFT_EYE),
+            right_ear=_eye_aspect_ratio(points, RIGHT_EYE),
+            landmarks=points.astype(np.float32),
+        )
 
     def _measure(
         self,
@@ -313,7 +348,7 @@ class FaceMesh:
             if roi.side < 8:
                 return None
             points, score = self._run_mesh(rgb, roi)
-            return self._pose(rgb, points, score, roi)
+            return self._pose(points, score, roi)
         if face_box is None:
             found = self._detect_roi(rgb, 0.5)
             if found is None:
@@ -327,10 +362,10 @@ class FaceMesh:
         if self.refine and score >= self.min_face_score:
             roi = self._roi_from_landmarks(points, roi)
             points, score = self._run_mesh(rgb, roi)
-        return self._pose(rgb, points, score, roi)
+        return self._pose(points, score, roi)
 
-    def _pose(self, rgb: np.ndarray, points: np.ndarray, score: float, roi: _Roi) -> FacePose | None:
-        """The pose from one face-mesh pass (``points``: crop pixels of ``roi``), eyes refined."""
+    def _pose(self, points: np.ndarray, score: float, roi: _Roi) -> FacePose | None:
+        """The pose from one face-mesh pass (``points``: crop pixels of ``roi``), eyes not yet measured."""
         if score < self.min_face_score:
             logger.debug("face mesh presence %.2f below %.2f", score, self.min_face_score)
             return None
@@ -340,17 +375,9 @@ class FaceMesh:
         image_points = np.empty_like(points)
         image_points[:, :2] = points[:, :2] @ to_image[:, :2].T + to_image[:, 2]
         image_points[:, 2] = points[:, 2] * roi.side / MESH_SIZE
-        if self._iris is not None:
-            left_contour, right_contour = list(IMAGE_LEFT_EYE_CONTOUR), list(IMAGE_RIGHT_EYE_CONTOUR)
-            image_points[left_contour, :2] = self._eye_contour(
-                rgb, image_points[33, :2], image_points[133, :2], flip=False
-            )
-            image_points[right_contour, :2] = self._eye_contour(
-                rgb, image_points[362, :2], image_points[263, :2], flip=True
-            )
         return FacePose(
-            left_ear=_eye_aspect_ratio(image_points, LEFT_EYE),
-            right_ear=_eye_aspect_ratio(image_points, RIGHT_EYE),
+            left_ear=None,
+            right_ear=None,
             yaw_deg=yaw_deg,
             pitch_deg=pitch_deg,
             face_score=score,

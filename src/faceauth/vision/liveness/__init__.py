@@ -17,7 +17,7 @@ points to the image's right edge. Frames from a webcam are not mirrored (only th
 person turning to their own left moves the nose towards the image's right: ``turn_left`` means yaw
 rising above the person's neutral level, ``turn_right`` falling below it."""
 
-from faceauth.vision.liveness.analyzer import LivenessAnalyzer
+from faceauth.vision.liveness.analyzer import LivenessAnalyzer, SamplingPolicy, StreamPlan
 from faceauth.vision.liveness.identity import IdentityResult, check_identity
 from faceauth.vision.liveness.moves import MOVE_PROMPTS, Move
 from faceauth.vision.liveness.observation import FrameObservation
@@ -44,10 +44,12 @@ __all__ = [
     "Move",
     "PassiveEvidence",
     "PassiveSignal",
+    "SamplingPolicy",
     "ScreenSignal",
     "SequenceFailure",
     "SequencePolicy",
     "SequenceResult",
+    "StreamPlan",
     "check_identity",
     "check_sequence",
     "default_signals",

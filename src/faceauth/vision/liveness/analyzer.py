@@ -1,25 +1,30 @@
 """Turning the frames of a challenge stream into ``FrameObservation``s, with the models the app loaded.
 
-A frame costs what it needs, not every model (the cost per login is measured by
-``bench/liveness_cost.py``):
+A frame costs what it needs, not every model (the CPU per login is measured by ``bench/liveness.py``):
 
 - **Track.** The face mesh follows the face from one frame to the next on its own tracking crop (one
   mesh pass, as MediaPipe tracks a video); the detector (MTCNN) runs only on the first frame, on a frame
   where the mesh lost the face (so tracking recovers on the very frame it was lost), and on the frames
   chosen for an embedding.
-- **Embed some frames** (FaceNet, the expensive model), chosen as they arrive: the first frame of every
-  track (so every stretch of tracked frames is tied to an embedding), the first turned frame of every
-  turn and the first closed-eye frame of every blink (the frames that show the moves are checked to be
-  the person matched), and between those at random gaps of ``min_gap`` to ``max_gap`` frames drawn from
-  the system's random source, so a sender cannot know which frames are checked. The detector's run on a
-  chosen frame also counts its faces, so the one-face rule is checked on a sample of the stream too.
+- **Eyes where a blink can count.** The iris model (two runs a frame) measures eye openness on every
+  ``light_eyes_every``-th frame of the light phase (the open-eye level) and, after it, while a blink
+  is still to come, on the frames near the neutral yaw, where the sequence check can see one; a turned
+  frame, or any frame after the asked blink, needs no eyes.
+- **Embed a few frames** (FaceNet, the expensive model), chosen as they arrive: the first frame of
+  every track (so every stretch of tracked frames is tied to an embedding), the first turned frame of
+  every turn (the turned view is checked to be the person matched), and ``StreamPlan.matching_frames``
+  frames usable for matching at positions drawn from the system's random source over the light phase and the
+  ``window_after_light`` frames after it (selection sampling: each arriving frame is taken with
+  probability still-needed / frames-left), so a sender cannot know which frames are checked; past the
+  window, every steady frame until enough are usable. The served models besides FaceNet embed
+  ``StreamPlan.served_frames`` of the usable frames, drawn the same way. The detector's run on a chosen
+  frame also counts its faces, so the one-face rule is checked on a sample of the stream too.
 
 The identity check and the match then use the embedded frames only
 (:func:`faceauth.vision.liveness.identity.check_identity`)."""
 
 from __future__ import annotations
 
-import dataclasses
 import random
 import secrets
 from collections.abc import Sequence
@@ -43,18 +48,25 @@ MESH_FIVE_POINTS = (33, 263, 1, 61, 291)
 
 @dataclass(frozen=True)
 class SamplingPolicy:
-    """Which frames get an embedding (see the module docstring). Gaps in frames; move thresholds as
-    in :class:`~faceauth.vision.liveness.sequence.SequencePolicy`."""
+    """Which frames get eyes and embeddings (see the module docstring). Frames; degrees of yaw as in
+    :class:`~faceauth.vision.liveness.sequence.SequencePolicy`."""
 
-    min_gap: int = 2  # frames from one sampled frame to the next, at least (then at random)
-    max_gap: int = 5  # at most: a sampled frame every this many frames
-    turn_min_deg: float = 12.0
-    neutral_max_deg: float = 7.0
-    blink_closed_ratio: float = 0.65
+    window_after_light: int = 32  # their random positions: the light phase and this many frames after
+    turn_min_deg: float = 12.0  # the first frame this far from neutral in a turn is embedded
+    neutral_max_deg: float = 7.0  # the sequence check's "back at neutral"
+    eyes_margin_deg: float = 5.0  # eyes are measured within neutral_max_deg + this of the neutral yaw
+    light_eyes_every: int = 4  # in the light phase, eyes on every this many frames (the open level)
     min_track_overlap: float = 0.3  # detector box vs tracked box (IoU): below, another face
-    # Frames usable for matching wanted before sampling thins out: every steady frame is embedded
-    # until this many are, so a short challenge still has enough to match (min_good_frames + margin).
-    min_matching_frames: int = 8
+
+
+@dataclass(frozen=True)
+class StreamPlan:
+    """What the service knows of a challenge's stream that the sampling needs."""
+
+    moves_from: int = 0  # frames of the light phase (moves are asked from this frame on)
+    matching_frames: int = 4  # frames usable for matching wanted (the judge's minimum)
+    served_frames: int = 2  # usable frames the served models besides FaceNet embed (the match's)
+    blink_ahead: bool = True  # a blink is still to be seen (False: no frame of the moves needs eyes)
 
 
 class LivenessAnalyzer:
@@ -81,21 +93,32 @@ class LivenessAnalyzer:
         self.chooser = chooser or secrets.SystemRandom()
 
     def observe(
-        self, rgb: np.ndarray, received_s: float, history: Sequence[FrameObservation] = ()
+        self,
+        rgb: np.ndarray,
+        received_s: float,
+        history: Sequence[FrameObservation] = (),
+        plan: StreamPlan | None = None,
     ) -> FrameObservation:
         """One decoded RGB frame, after the stream's earlier observations ``history`` (arrival order).
 
         The face is embedded on a chosen frame when exactly one face is found and it passes the size and
         confidence gates, even when turned (the identity check covers the turned frames too); ``reason``
         says whether it passes every gate, i.e. may be used for the match itself."""
+        plan = plan or StreamPlan()
         previous = history[-1] if history else None
-        pose = self.mesh.measure(rgb, track=previous.track) if previous and previous.track else None
-        if pose is not None and not self._wants_embedding(pose, history):
-            return self._tracked(rgb, received_s, pose)
-        return self._detected(rgb, received_s, pose)
+        pose = None
+        if previous is not None and previous.track is not None:
+            pose = self.mesh.measure(rgb, track=previous.track, eyes=False)
+        if pose is not None and not self._wants_embedding(pose, history, plan):
+            return self._tracked(rgb, received_s, self._with_eyes(rgb, pose, history, plan))
+        return self._detected(rgb, received_s, pose, history, plan)
 
     def observe_stream(
-        self, frames: Sequence[bytes], received_s: float, history: Sequence[FrameObservation] = ()
+        self,
+        frames: Sequence[bytes],
+        received_s: float,
+        history: Sequence[FrameObservation] = (),
+        plan: StreamPlan | None = None,
     ) -> list[FrameObservation]:
         """``observe`` on each encoded frame of a chunk, in order; an undecodable frame counts as a frame
         without a face (and the face is detected again on the next one)."""
@@ -106,7 +129,7 @@ class LivenessAnalyzer:
             except ImageError:
                 observed.append(FrameObservation(received_s, 0, RejectReason.NOT_AN_IMAGE))
                 continue
-            observed.append(self.observe(rgb, received_s, [*history, *observed]))
+            observed.append(self.observe(rgb, received_s, [*history, *observed], plan))
         return observed
 
     def observe_bytes(self, data: bytes, received_s: float) -> FrameObservation:
@@ -135,9 +158,16 @@ class LivenessAnalyzer:
         five = tuple((float(points[i, 0]), float(points[i, 1])) for i in MESH_FIVE_POINTS)
         face = Face(box=box, score=pose.face_score, landmarks=five)
         every = [s for s in self.signals if getattr(s, "every_frame", True)]
-        return self._observation(received_s, face, pose, None, None, every, rgb, detected=False)
+        return self._observation(received_s, face, pose, None, {}, every, rgb, detected=False)
 
-    def _detected(self, rgb: np.ndarray, received_s: float, tracked: FacePose | None) -> FrameObservation:
+    def _detected(
+        self,
+        rgb: np.ndarray,
+        received_s: float,
+        tracked: FacePose | None,
+        history: Sequence[FrameObservation],
+        plan: StreamPlan,
+    ) -> FrameObservation:
         faces = self.engine.detect(rgb)
         if len(faces) > 1:
             largest = max(faces, key=lambda f: f.width)
@@ -147,19 +177,30 @@ class LivenessAnalyzer:
             return FrameObservation(received_s, len(faces), none_or_many)
         face = faces[0]
         if tracked is None or not self._same_face(face, tracked):
-            tracked = self.mesh.measure(rgb, face.box)  # a new track: found by the detector
+            tracked = self.mesh.measure(rgb, face.box, eyes=False)  # a new track: found by the detector
+        if tracked is not None:
+            tracked = self._with_eyes(rgb, tracked, history, plan)
         reason = first_failure(measure(face, self.engine.crop(rgb, face)), self.engine.policy)
         vectors: dict[str, np.ndarray] = {}
         if reason not in (RejectReason.FACE_TOO_SMALL, RejectReason.LOW_CONFIDENCE):
-            # FaceNet on every chosen frame (the identity check is calibrated for it); the served
-            # models too on the frames the match uses (those passing every gate).
-            models = [IDENTITY_MODEL, *(m for m in self.engine.served if m != IDENTITY_MODEL)]
-            for model in models if reason is None else models[:1]:
+            # FaceNet on every chosen frame (the identity check is calibrated for it); the other
+            # served models on the usable frames drawn for the match (see the module docstring).
+            models = [IDENTITY_MODEL]
+            if reason is None and self._wants_served(history, plan):
+                models += [m for m in self.engine.served if m != IDENTITY_MODEL]
+            for model in models:
                 vectors[model] = self.engine.embedders[model].embed([FaceInImage(rgb, face)])[0]
-        observation = self._observation(
-            received_s, face, tracked, reason, vectors.get(IDENTITY_MODEL), self.signals, rgb, True
+        return self._observation(
+            received_s,
+            face,
+            tracked,
+            reason,
+            vectors if reason is None else {},
+            self.signals,
+            rgb,
+            True,
+            embedding=vectors.get(IDENTITY_MODEL),
         )
-        return dataclasses.replace(observation, model_vectors=vectors if reason is None else {})
 
     def _observation(
         self,
@@ -167,12 +208,14 @@ class LivenessAnalyzer:
         face: Face,
         pose: FacePose | None,
         reason: RejectReason | None,
-        embedding: np.ndarray | None,
+        model_vectors: dict[str, np.ndarray],
         signals: Sequence[PassiveSignal],
         rgb: np.ndarray,
         detected: bool,
+        embedding: np.ndarray | None = None,
     ) -> FrameObservation:
         light = light_sample(rgb, face)  # a few mean colours, for the screen-light judge
+        ear = pose.ear if pose is not None else None
         return FrameObservation(
             received_s=received_s,
             faces=1,
@@ -180,15 +223,17 @@ class LivenessAnalyzer:
             box=face.box,
             yaw_deg=round(pose.yaw_deg, 2) if pose else None,
             pitch_deg=round(pose.pitch_deg, 2) if pose else None,
-            ear=round((pose.left_ear + pose.right_ear) / 2, 4) if pose else None,
+            ear=round(ear, 4) if ear is not None else None,
             embedding=embedding,
+            model_vectors=model_vectors,
+            served=len(model_vectors) > 1,
             features={signal.name: signal.frame_feature(rgb, face, pose) for signal in signals},
             detected=detected,
             track=pose.track if pose else None,
             light=light.to_list() if light is not None else None,
         )
 
-    # --- which frames are embedded -----------------------------------------------------------------
+    # --- which frames get eyes and embeddings ------------------------------------------------------
 
     def _same_face(self, face: Face, pose: FacePose) -> bool:
         if pose.landmarks is None:
@@ -201,34 +246,55 @@ class LivenessAnalyzer:
         union = (ax2 - ax1) * (ay2 - ay1) + (bx2 - bx1) * (by2 - by1) - inter
         return union > 0 and inter / union >= self.sampling.min_track_overlap
 
-    def _wants_embedding(self, pose: FacePose, history: Sequence[FrameObservation]) -> bool:
+    @staticmethod
+    def _neutral_yaw(history: Sequence[FrameObservation]) -> float | None:
+        """The stream's neutral yaw so far (median of the frames with a pose), None before three."""
+        yaws = [o.yaw_deg for o in history if o.yaw_deg is not None]
+        return float(np.median(yaws)) if len(yaws) >= 3 else None
+
+    def _with_eyes(
+        self, rgb: np.ndarray, pose: FacePose, history: Sequence[FrameObservation], plan: StreamPlan
+    ) -> FacePose:
+        """``pose`` with eyes measured where the sequence check may use them (module docstring)."""
+        index = len(history)
+        if index < plan.moves_from:
+            wanted = index % self.sampling.light_eyes_every == 0
+        elif not plan.blink_ahead:
+            wanted = False
+        else:
+            neutral = self._neutral_yaw(history)
+            reach = self.sampling.neutral_max_deg + self.sampling.eyes_margin_deg
+            wanted = neutral is None or abs(pose.yaw_deg - neutral) <= reach
+        return self.mesh.measure_eyes(rgb, pose) if wanted else pose
+
+    @staticmethod
+    def _usable(history: Sequence[FrameObservation]) -> int:
+        return sum(1 for o in history if o.detected and o.faces == 1 and o.reason is None)
+
+    def _wants_embedding(self, pose: FacePose, history: Sequence[FrameObservation], plan: StreamPlan) -> bool:
         policy = self.sampling
-        since = next(
-            (age for age, o in enumerate(reversed(history), start=1) if o.detected), len(history) + 1
-        )
-        if since >= policy.max_gap:
-            return True
-        if (
-            sum(1 for o in history if o.detected and o.faces == 1 and o.reason is None)
-            < policy.min_matching_frames
-        ):
-            return True  # not yet enough frames to match: embed until there are
-        posed = [o for o in history if o.has_pose]
         previous = history[-1] if history else None
-        if len(posed) >= 3 and previous is not None and previous.has_pose:
-            assert previous.yaw_deg is not None and previous.ear is not None
-            neutral = float(np.median([o.yaw_deg for o in posed if o.yaw_deg is not None]))
-            if abs(pose.yaw_deg - neutral) >= policy.turn_min_deg > abs(previous.yaw_deg - neutral):
-                return True  # the first turned frame of a turn
-            near = [
-                o.ear
-                for o in posed
-                if o.ear is not None and abs((o.yaw_deg or 0.0) - neutral) <= policy.neutral_max_deg
-            ]
-            if near:
-                closed = policy.blink_closed_ratio * float(np.median(near))
-                if (pose.left_ear + pose.right_ear) / 2 <= closed < previous.ear:
-                    return True  # the first closed-eye frame of a blink
-        if since < policy.min_gap:
+        neutral = self._neutral_yaw(history)
+        if (
+            neutral is not None
+            and previous is not None
+            and previous.yaw_deg is not None
+            and abs(pose.yaw_deg - neutral) >= policy.turn_min_deg > abs(previous.yaw_deg - neutral)
+        ):
+            return True  # the first turned frame of a turn
+        needed = plan.matching_frames - self._usable(history)
+        if needed <= 0:
             return False
-        return self.chooser.random() < 1.0 / (policy.max_gap - policy.min_gap + 1)
+        frames_left = plan.moves_from + policy.window_after_light - len(history)
+        if frames_left <= needed:
+            return True  # past the window (or at its end): every frame until enough are usable
+        return self.chooser.random() < needed / frames_left
+
+    def _wants_served(self, history: Sequence[FrameObservation], plan: StreamPlan) -> bool:
+        """Whether the served models embed this usable frame: ``plan.served_frames`` of the usable
+        frames still to come, drawn at random."""
+        needed = plan.served_frames - sum(1 for o in history if o.served)
+        if needed <= 0:
+            return False
+        usable_left = plan.matching_frames - self._usable(history)
+        return usable_left <= needed or self.chooser.random() < needed / usable_left

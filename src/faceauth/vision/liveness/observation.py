@@ -29,11 +29,12 @@ class FrameObservation:
     box: tuple[float, float, float, float] | None = None
     yaw_deg: float | None = None  # face mesh, + nose towards the image's right; None: the mesh found no face
     pitch_deg: float | None = None  # face mesh, + nose up
-    ear: float | None = None  # mean eye aspect ratio of both eyes
+    ear: float | None = None  # mean eye aspect ratio of both eyes; None: not measured on this frame
     embedding: Embedding | None = field(default=None, compare=False, repr=False)  # FaceNet's (identity check)
     # The served models' vectors (and FaceNet's), on frames usable for matching only: what the match uses.
     model_vectors: dict[str, Embedding] = field(default_factory=dict, compare=False, repr=False)
     features: dict[str, list[float]] = field(default_factory=dict, compare=False, repr=False)
+    served: bool = False  # the served models besides FaceNet embedded this frame (in model_vectors)
     detected: bool = True  # MTCNN ran on this frame (False: the face was tracked from the last one)
     track: Track | None = None  # where the face mesh looks in the next frame; None: detect again
     # ``faceauth.vision.screen_light.LightSample.to_list()``: mean colours of face regions and the
@@ -42,7 +43,8 @@ class FrameObservation:
 
     @property
     def has_pose(self) -> bool:
-        return self.yaw_deg is not None and self.ear is not None
+        """The face mesh found the face (its eyes may not have been measured: ``ear``)."""
+        return self.yaw_deg is not None
 
     @property
     def usable_for_matching(self) -> bool:
@@ -59,6 +61,7 @@ class FrameObservation:
             "pitch_deg": self.pitch_deg,
             "ear": self.ear,
             "features": self.features,
+            "served": self.served,
             "detected": self.detected,
             "track": list(self.track) if self.track else None,
             "light": self.light,
@@ -85,6 +88,7 @@ class FrameObservation:
             embedding=embedding,
             model_vectors=dict(model_vectors or {}),
             features={name: [float(v) for v in values] for name, values in data.get("features", {}).items()},
+            served=bool(data.get("served", False)),
             detected=bool(data.get("detected", True)),
             track=(float(track[0]), float(track[1]), float(track[2]), float(track[3])) if track else None,
             light=[float(v) for v in data["light"]] if data.get("light") else None,

@@ -101,13 +101,13 @@ def check_sequence(
     open_levels: list[float] = []
     in_between = False  # a frame between neutral and turned since the last neutral one
     for obs in posed:
-        assert obs.yaw_deg is not None and obs.ear is not None
+        assert obs.yaw_deg is not None
         offset = obs.yaw_deg - neutral
         near_neutral = abs(offset) <= policy.neutral_max_deg
         turned = (
             "left" if offset >= policy.turn_min_deg else "right" if offset <= -policy.turn_min_deg else None
         )
-        if near_neutral:
+        if near_neutral and obs.ear is not None:  # eyes are measured where a blink can count
             open_levels.append(obs.ear)
         if id(obs) not in asked:
             continue  # the light phase: the person holds still; moves are asked after it
@@ -123,7 +123,7 @@ def check_sequence(
         if current is Move.BLINK:
             if turned is not None:
                 return SequenceResult(moves, done, SequenceFailure.WRONG_MOVE, completed_at)
-            if open_level is None or not near_neutral:
+            if open_level is None or not near_neutral or obs.ear is None:
                 continue
             if phase == "wait" and obs.ear <= policy.blink_closed_ratio * open_level:
                 phase = "return"
