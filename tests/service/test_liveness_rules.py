@@ -12,6 +12,7 @@ are the service's, not the models'; tests/service/test_liveness_service.py runs 
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Sequence
 from datetime import datetime
@@ -26,7 +27,9 @@ from faceauth.domain import AccountLocked, ChallengeUsed, LivenessFailed, Stream
 from faceauth.service.liveness import ChallengePurpose, IssuedChallenge, LivenessService, nonce_key
 from faceauth.service.liveness_light import LightSchedule
 from faceauth.service.lockout import FACE_STEP, LockoutService
+from faceauth.storage.crypto import TemplateCipher
 from faceauth.storage.interface import StoredChallenge
+from faceauth.storage.keys import TemplateKey
 from faceauth.storage.sql.backend import SqlStorage
 from faceauth.storage.sql.challenges import SqlChallengeStore
 from faceauth.storage.sql.tables import LivenessChallengeRow
@@ -276,6 +279,25 @@ def test_reloading_mid_challenge_runs_into_the_face_lockout(
     service.issue(user_id, ChallengePurpose.VERIFY)
     with pytest.raises(AccountLocked):
         lockouts.check(FACE_STEP, lockouts.face_rules(user_id))
+
+
+def test_an_open_challenge_whose_nonce_cannot_be_given_back_is_replaced_without_a_penalty(
+    storage: SqlStorage, settings_factory: Any, clock: Clock, user_id: int, lockouts: LockoutService
+) -> None:
+    settings = settings_factory()
+    first = make_service(storage, settings, clock, lockouts).issue(user_id, ChallengePurpose.VERIFY)
+    rotated = LivenessService(  # the template key was replaced, the old one dropped
+        DescribedFrames(),  # type: ignore[arg-type]
+        SqlChallengeStore(storage.database),
+        storage,
+        settings,
+        clock=clock,
+        cipher=TemplateCipher(TemplateKey("k2", os.urandom(32))),
+    )
+    second = rotated.issue(user_id, ChallengePurpose.VERIFY)  # the old one no longer blocks a new one
+    assert second.challenge_id != first.challenge_id
+    assert rotated.issue(user_id, ChallengePurpose.VERIFY).challenge_id == second.challenge_id
+    assert [e for e in storage.list_events(user_id) if e.kind == "liveness"] == []  # the server's doing
 
 
 def test_a_verify_challenge_left_to_expire_counts_as_a_failed_attempt(
