@@ -366,6 +366,15 @@ class ChallengeUsed(Conflict):
         super().__init__("this liveness challenge has already been used: request a new one")
 
 
+class ChallengeAlreadyOpen(Conflict):
+    """The user already has an open (unused) challenge for this purpose: at most one at a time, so
+    asking twice at once is no second draw (the database refuses the second row; maps to 409 if it
+    ever reaches a client, though the service answers the open one instead)."""
+
+    def __init__(self) -> None:
+        super().__init__("a liveness challenge is already open for this purpose")
+
+
 class ChallengeExpired(FaceAuthError):
     """The challenge's deadline has passed (maps to 410)."""
 

@@ -1,7 +1,9 @@
 """LivenessService's rules on a real database, fast: asking again gives the open challenge back (no free
-re-draw), an abandoned verify challenge counts towards the face lock-out, the draw always holds one move
-of each kind, chunks faster than real time are refused, expired observations are purged by ``purge``,
-and the screen-light step judges synthetic light samples under each mode, failures naming their step.
+re-draw), also to two requests at once, unless frames were sent to it (then it is spent as a failure:
+a reload mid-stream), an abandoned verify challenge counts towards the face lock-out, the draw always
+holds one move of each kind, chunks faster than real time are refused, expired observations are
+purged by ``purge``, and the screen-light step judges synthetic light samples under each mode,
+failures naming their step.
 
 The face models are replaced by a stand-in analyzer that reads each "frame" as a JSON description of
 what the models would have measured (yaw, eye openness, the light on the face): the rules under test
@@ -10,19 +12,27 @@ are the service's, not the models'; tests/service/test_liveness_service.py runs 
 from __future__ import annotations
 
 import json
+import os
+import threading
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import numpy as np
 import pytest
+from sqlalchemy import func, select
 
 from faceauth.config import Settings
-from faceauth.domain import AccountLocked, LivenessFailed, StreamTooFast
-from faceauth.service.liveness import ChallengePurpose, IssuedChallenge, LivenessService
+from faceauth.domain import AccountLocked, ChallengeUsed, LivenessFailed, StreamTooFast
+from faceauth.service.liveness import ChallengePurpose, IssuedChallenge, LivenessService, nonce_key
 from faceauth.service.liveness_light import LightSchedule
 from faceauth.service.lockout import FACE_STEP, LockoutService
+from faceauth.storage.crypto import TemplateCipher
+from faceauth.storage.interface import StoredChallenge
+from faceauth.storage.keys import TemplateKey
 from faceauth.storage.sql.backend import SqlStorage
 from faceauth.storage.sql.challenges import SqlChallengeStore
+from faceauth.storage.sql.tables import LivenessChallengeRow
 from faceauth.vision.liveness import FrameObservation, Move, PassiveEvidence, StreamPlan
 from faceauth.vision.screen_light import LightSample
 
@@ -193,6 +203,113 @@ def test_asking_again_returns_the_open_challenge(
     assert other.challenge_id != first.challenge_id
 
 
+class ReadersMeet(SqlChallengeStore):
+    """The real store, except that each thread's first look for the open challenge waits until every
+    thread has looked: all of them find none and draw a new one, which is the race, every time."""
+
+    def __init__(self, storage: SqlStorage, threads: int) -> None:
+        super().__init__(storage.database)
+        self.barrier = threading.Barrier(threads, timeout=30)
+        self.looked = threading.local()
+
+    def open_challenge(self, user_id: int, purpose: str, now: datetime) -> StoredChallenge | None:
+        found = super().open_challenge(user_id, purpose, now)
+        if not getattr(self.looked, "done", False):
+            self.looked.done = True
+            self.barrier.wait()
+        return found
+
+
+def test_two_requests_at_once_get_the_same_challenge(
+    storage: SqlStorage, settings_factory: Any, clock: Clock, user_id: int
+) -> None:
+    service = LivenessService(
+        DescribedFrames(),  # type: ignore[arg-type]
+        ReadersMeet(storage, 2),
+        storage,
+        settings_factory(),
+        clock=clock,
+    )
+    issued: list[IssuedChallenge] = []
+    errors: list[BaseException] = []
+
+    def ask() -> None:
+        try:
+            issued.append(service.issue(user_id, ChallengePurpose.VERIFY))
+        except BaseException as error:  # reported below, not lost in the thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=ask) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == [] and len(issued) == 2
+    assert issued[0].challenge_id == issued[1].challenge_id and issued[0].moves == issued[1].moves
+    with storage.database.session() as session:
+        rows = session.scalar(select(func.count()).where(LivenessChallengeRow.user_id == user_id))
+    assert rows == 1
+    assert [e for e in storage.list_events(user_id) if e.kind == "liveness"] == []  # nobody charged
+
+
+def test_asking_again_after_frames_spends_the_open_challenge_as_a_failure(
+    storage: SqlStorage, settings_factory: Any, clock: Clock, user_id: int, lockouts: LockoutService
+) -> None:
+    service = make_service(storage, settings_factory(liveness_light="off"), clock, lockouts)
+    store = SqlChallengeStore(storage.database)
+    first = service.issue(user_id, ChallengePurpose.VERIFY)
+    play(service, user_id, first, [frame(0.0)] * 8, clock)  # then the page reloads
+    second = service.issue(user_id, ChallengePurpose.VERIFY)
+    assert second.challenge_id != first.challenge_id
+    assert store.frame_count(nonce_key(first.challenge_id)) == 0  # never judged with the new stream
+    with pytest.raises(ChallengeUsed):
+        service.add_frames(user_id, first.challenge_id, [frame(0.0)])
+    with pytest.raises(ChallengeUsed):
+        service.spend(user_id, first.challenge_id, ChallengePurpose.VERIFY)
+    assert [e.detail for e in storage.list_events(user_id) if e.kind == "liveness"] == ["abandoned"]
+    clock.now += 1
+    assert service.issue(user_id, ChallengePurpose.VERIFY).challenge_id == second.challenge_id  # no frames
+
+    enroll = service.issue(user_id, ChallengePurpose.ENROLL)
+    play(service, user_id, enroll, [frame(0.0)] * 8, clock)
+    assert service.issue(user_id, ChallengePurpose.ENROLL).challenge_id != enroll.challenge_id
+    events = [e for e in storage.list_events(user_id) if e.kind == "liveness"]
+    assert [e.detail for e in events] == ["abandoned", "abandoned"] and not any(e.success for e in events)
+
+
+def test_reloading_mid_challenge_runs_into_the_face_lockout(
+    storage: SqlStorage, settings_factory: Any, clock: Clock, user_id: int, lockouts: LockoutService
+) -> None:
+    settings = settings_factory(liveness_light="off")
+    service = make_service(storage, settings, clock, lockouts)
+    for _ in range(settings.face_lockout_max_failures):
+        challenge = service.issue(user_id, ChallengePurpose.VERIFY)
+        play(service, user_id, challenge, [frame(0.0)] * 8, clock)
+    lockouts.check(FACE_STEP, lockouts.face_rules(user_id))  # one short of the limit: not locked yet
+    service.issue(user_id, ChallengePurpose.VERIFY)
+    with pytest.raises(AccountLocked):
+        lockouts.check(FACE_STEP, lockouts.face_rules(user_id))
+
+
+def test_an_open_challenge_whose_nonce_cannot_be_given_back_is_replaced_without_a_penalty(
+    storage: SqlStorage, settings_factory: Any, clock: Clock, user_id: int, lockouts: LockoutService
+) -> None:
+    settings = settings_factory()
+    first = make_service(storage, settings, clock, lockouts).issue(user_id, ChallengePurpose.VERIFY)
+    rotated = LivenessService(  # the template key was replaced, the old one dropped
+        DescribedFrames(),  # type: ignore[arg-type]
+        SqlChallengeStore(storage.database),
+        storage,
+        settings,
+        clock=clock,
+        cipher=TemplateCipher(TemplateKey("k2", os.urandom(32))),
+    )
+    second = rotated.issue(user_id, ChallengePurpose.VERIFY)  # the old one no longer blocks a new one
+    assert second.challenge_id != first.challenge_id
+    assert rotated.issue(user_id, ChallengePurpose.VERIFY).challenge_id == second.challenge_id
+    assert [e for e in storage.list_events(user_id) if e.kind == "liveness"] == []  # the server's doing
+
+
 def test_a_verify_challenge_left_to_expire_counts_as_a_failed_attempt(
     storage: SqlStorage, settings_factory: Any, clock: Clock, user_id: int, lockouts: LockoutService
 ) -> None:
@@ -249,7 +366,7 @@ def test_expired_observations_are_purged_by_the_server(
     store = SqlChallengeStore(storage.database)
     challenge = service.issue(user_id, ChallengePurpose.VERIFY)
     play(service, user_id, challenge, [frame(0.0)] * 16, clock)
-    key = __import__("faceauth.service.liveness", fromlist=["nonce_key"]).nonce_key(challenge.challenge_id)
+    key = nonce_key(challenge.challenge_id)
     assert store.frame_count(key) == 16
     assert service.purge() == 0  # still open: kept
     clock.now += settings.liveness_deadline_seconds + 11  # past the deadline and the spending grace

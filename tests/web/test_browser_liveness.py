@@ -138,6 +138,7 @@ def test_the_light_step_shows_each_colour_by_frame_index(server: LiveServer, tur
         expect(intro).to_contain_text("brightness up")
         expect(intro).to_contain_text("40-60 cm")
         expect(intro).to_contain_text("counts as a failed attempt")
+        expect(intro).to_contain_text("Reloading or leaving the page once the challenge has started")
         sent: list[int] = []
         page.on(
             "request",

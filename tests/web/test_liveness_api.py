@@ -318,6 +318,19 @@ def test_asking_again_gives_the_open_challenge_back(client: httpx.Client) -> Non
     assert again["expires_at"] == first["expires_at"] and again["light"] == first["light"]
 
 
+def test_asking_again_after_frames_draws_a_new_challenge_and_spends_the_old_one(client: httpx.Client) -> None:
+    token = account_token(client, "reload")
+    first = challenge(client, token, "verify")
+    url = f"/api/v1/liveness/challenges/{first['challenge_id']}/frames"
+    frames = [base64.b64encode(b"not a picture").decode()] * 8  # decode to no face: no model time
+    assert client.post(url, json={"frames": frames}, headers=auth(token)).status_code == 200
+    second = challenge(client, token, "verify")  # the page reloaded mid-stream
+    assert second["challenge_id"] != first["challenge_id"]
+    assert client.post(url, json={"frames": frames}, headers=auth(token)).status_code == 409  # spent
+    again = challenge(client, token, "verify")  # no frame sent to the new one yet: it comes back
+    assert again["challenge_id"] == second["challenge_id"]
+
+
 def test_frames_ahead_of_real_time_are_refused(client: httpx.Client, mesh: FaceMesh) -> None:
     token = account_token(client, "too_fast")
     issued = challenge(client, token, "enroll")

@@ -1,13 +1,15 @@
 """Liveness challenges: issue one, take its frames as they stream in, and spend it once.
 
-1. ``issue`` gives back the user's open challenge for that purpose if there is one (same nonce, moves,
-   light schedule and deadline: asking again is no new draw); otherwise it draws
+1. ``issue`` gives back the user's open challenge for that purpose while no frame was sent to it
+   (same nonce, moves, light schedule and deadline: asking again is no new draw). One that already
+   holds frames (a reload mid-stream) is spent as a failed attempt and a new one drawn, as is a verify
+   challenge that expired unspent: a re-draw costs an attempt. The store refuses a second open
+   challenge (a partial unique index), so two requests at once get the same one. A new challenge has
    ``liveness_moves_per_challenge`` distinct moves in random order (``secrets``), one of each kind
    (blink, turn) first so that no kind can be avoided, a screen-light schedule
    (``service.liveness_light``), and a random 256-bit nonce (the challenge id), with a deadline
    ``liveness_deadline_seconds`` away. The nonce's SHA-256 keys the row; the nonce itself is kept only
-   sealed with the template cipher (bound to the user), to give the open challenge back. A verify
-   challenge that expired unspent counts as a failed face attempt when the next one is asked for.
+   sealed with the template cipher (bound to the user), to give the open challenge back.
 2. ``add_frames`` (one call per chunk the client posts) stamps the chunk with the server's clock,
    refuses it after the deadline or when the stream runs ahead of real time (``StreamTooFast``), runs
    the frames through ``LivenessAnalyzer.observe_stream`` after the stream's earlier observations
@@ -41,6 +43,7 @@ from faceauth import metrics
 from faceauth.config import Settings
 from faceauth.domain import (
     BurstEmbeddings,
+    ChallengeAlreadyOpen,
     ChallengeExpired,
     ChallengeNotFound,
     ChallengeUsed,
@@ -205,18 +208,35 @@ class LivenessService:
         return tuple(chosen)
 
     def issue(self, user_id: int, purpose: ChallengePurpose) -> IssuedChallenge:
-        """The open challenge for this user and purpose, or a new one (see the module docstring)."""
+        """The open challenge for this user and purpose while no frame was sent to it, else a new one.
+
+        An open challenge that already holds frames (the page was reloaded or left mid-stream) is spent
+        as a failure first, exactly as one left to expire: audited as abandoned and, for verify, a
+        failed face attempt; its frames are deleted, so a new stream is never judged together with an
+        old one. A re-draw therefore costs one failed attempt, never nothing. The store keeps at most
+        one open challenge per user and purpose: two requests at once get the same one."""
         self._analyzer()
         now = self._now()
         self.purge()
-        abandoned = self.store.abandon_expired(user_id, purpose.value, now)
-        for _ in range(abandoned):
-            self.storage.record_event("liveness", success=False, user_id=user_id, detail="abandoned")
-            if purpose is ChallengePurpose.VERIFY and self.on_abandoned is not None:
-                self.on_abandoned(user_id)
-        reopened = self._reopen(self.store.open_challenge(user_id, purpose.value, now), purpose)
-        if reopened is not None:
-            return reopened
+        for _ in range(self.store.abandon_expired(user_id, purpose.value, now)):
+            self._count_abandoned(user_id, purpose)
+        for _ in range(3):  # a concurrent request may create or spend the open one in between
+            reopened = self._reopen(self.store.open_challenge(user_id, purpose.value, now), purpose, now)
+            if reopened is not None:
+                return reopened
+            try:
+                return self._draw(user_id, purpose, now)
+            except ChallengeAlreadyOpen:
+                logger.info("liveness challenge for user %d created concurrently: reading it", user_id)
+        raise ChallengeAlreadyOpen()
+
+    def _count_abandoned(self, user_id: int, purpose: ChallengePurpose) -> None:
+        self.storage.record_event("liveness", success=False, user_id=user_id, detail="abandoned")
+        if purpose is ChallengePurpose.VERIFY and self.on_abandoned is not None:
+            self.on_abandoned(user_id)
+
+    def _draw(self, user_id: int, purpose: ChallengePurpose, now: datetime) -> IssuedChallenge:
+        """A new challenge; raises ChallengeAlreadyOpen if one is open (created concurrently)."""
         moves = self.draw_moves()
         light = draw_schedule(self.settings)
         nonce = secrets.token_urlsafe(32)
@@ -238,20 +258,30 @@ class LivenessService:
         logger.info("liveness challenge for user %d (%s): %s", user_id, purpose.value, ",".join(moves))
         return IssuedChallenge(nonce, purpose, moves, now, deadline, light)
 
-    def _reopen(self, open_one: StoredChallenge | None, purpose: ChallengePurpose) -> IssuedChallenge | None:
-        if open_one is None or not open_one.sealed_nonce:
+    def _reopen(
+        self, open_one: StoredChallenge | None, purpose: ChallengePurpose, now: datetime
+    ) -> IssuedChallenge | None:
+        """The open challenge given back, or None after spending it: it holds frames (a failure), or
+        its nonce cannot be given back (no failure: the server's keys, not the user)."""
+        if open_one is None:
             return None
-        key_id, _, blob = open_one.sealed_nonce.rpartition(":")
+        user_id = open_one.user_id
+        if self.store.frame_count(open_one.id) > 0:
+            if self.store.spend(open_one.id, user_id, now):  # False: a concurrent request spent it
+                self.store.delete_frames(open_one.id)
+                self._count_abandoned(user_id, purpose)
+                logger.info("liveness challenge of user %d asked again after frames: spent", user_id)
+            return None
+        key_id, _, blob = (open_one.sealed_nonce or "").rpartition(":")
         try:
-            nonce = self.cipher.unseal(open_one.user_id, NONCE_SEAL, base64.b64decode(blob), key_id)
-        except TemplateDecryptionError:
+            nonce = self.cipher.unseal(user_id, NONCE_SEAL, base64.b64decode(blob), key_id)
+        except (TemplateDecryptionError, ValueError):
             logger.warning("an open liveness challenge's nonce does not unseal: issuing a new one")
+            self.store.spend(open_one.id, user_id, now)
             return None
         moves = tuple(Move(m) for m in open_one.moves)
         light = LightSchedule.from_json(open_one.light) if open_one.light else None
-        logger.info(
-            "liveness challenge for user %d (%s) asked again: the open one", open_one.user_id, purpose
-        )
+        logger.info("liveness challenge for user %d (%s) asked again: the open one", user_id, purpose)
         return IssuedChallenge(
             nonce.decode("ascii"), purpose, moves, open_one.issued_at, open_one.deadline_at, light
         )

@@ -213,7 +213,10 @@ class AbuseStore(Protocol):
 class ChallengeStore(Protocol):
     """Liveness challenges shared by every worker process; a challenge is spent exactly once."""
 
-    def create(self, challenge: StoredChallenge) -> None: ...
+    def create(self, challenge: StoredChallenge) -> None:
+        """Raises ``faceauth.domain.ChallengeAlreadyOpen`` when the user already has an unused
+        challenge for that purpose (at most one, enforced by the store, also against a race)."""
+        ...
 
     def get(self, challenge_id: str) -> StoredChallenge | None: ...
 

@@ -4,6 +4,7 @@ a nonce is spent exactly once across all of them (an atomic ``UPDATE ... WHERE u
 A challenge row is keyed by the SHA-256 of its nonce (the nonce itself is never stored). Its frames
 are kept as per-frame observations (pose numbers, a FaceNet embedding, passive-signal features; never
 the images) only until the challenge is spent or expires; ``spend`` and ``purge_expired`` delete them.
+A user has at most one unused challenge per purpose (a partial unique index, migration 0007).
 Migration 0003 creates the two tables."""
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 
+from faceauth.domain import ChallengeAlreadyOpen
 from faceauth.storage.interface import StoredChallenge
 from faceauth.storage.sql.database import SqlDatabase, rowcount
 from faceauth.storage.sql.tables import LivenessChallengeRow, LivenessFrameRow
@@ -28,20 +31,36 @@ class SqlChallengeStore:
         self.database = database
 
     def create(self, challenge: StoredChallenge) -> None:
-        with self.database.transaction() as session:
-            session.add(
-                LivenessChallengeRow(
-                    id=challenge.id,
-                    user_id=challenge.user_id,
-                    purpose=challenge.purpose,
-                    moves=",".join(challenge.moves),
-                    issued_at=challenge.issued_at,
-                    deadline_at=challenge.deadline_at,
-                    used_at=None,
-                    light=challenge.light,
-                    sealed_nonce=challenge.sealed_nonce,
+        """Raises ChallengeAlreadyOpen when the user has an unused challenge for this purpose (the
+        partial unique index of migration 0007 refuses the row, also to a concurrent request)."""
+        try:
+            with self.database.transaction() as session:
+                session.add(
+                    LivenessChallengeRow(
+                        id=challenge.id,
+                        user_id=challenge.user_id,
+                        purpose=challenge.purpose,
+                        moves=",".join(challenge.moves),
+                        issued_at=challenge.issued_at,
+                        deadline_at=challenge.deadline_at,
+                        used_at=None,
+                        light=challenge.light,
+                        sealed_nonce=challenge.sealed_nonce,
+                    )
                 )
+        except IntegrityError:
+            if self._has_unused(challenge.user_id, challenge.purpose):
+                raise ChallengeAlreadyOpen() from None
+            raise
+
+    def _has_unused(self, user_id: int, purpose: str) -> bool:
+        with self.database.session() as session:
+            query = select(LivenessChallengeRow.id).where(
+                LivenessChallengeRow.user_id == user_id,
+                LivenessChallengeRow.purpose == purpose,
+                LivenessChallengeRow.used_at.is_(None),
             )
+            return session.scalar(query.limit(1)) is not None
 
     def get(self, challenge_id: str) -> StoredChallenge | None:
         with self.database.transaction() as session:

@@ -17,6 +17,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -148,6 +149,18 @@ class LivenessChallengeRow(Base):
     # migration 0006: the screen-light schedule (JSON) and the nonce sealed with the template cipher
     light: Mapped[str | None] = mapped_column(Text, nullable=True)
     sealed_nonce: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    # migration 0007: at most one open (unused) challenge per user and purpose, whatever the race
+    __table_args__ = (
+        Index(
+            "uq_liveness_challenges_one_open",
+            "user_id",
+            "purpose",
+            unique=True,
+            sqlite_where=text("used_at IS NULL"),
+            postgresql_where=text("used_at IS NULL"),
+        ),
+    )
 
 
 class LivenessFrameRow(Base):

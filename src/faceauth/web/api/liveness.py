@@ -2,7 +2,8 @@
 
     POST /api/v1/liveness/challenges                      {"purpose": "verify" | "enroll"}
       201 {challenge_id, purpose, moves, prompts, issued_at, expires_at, expires_in,
-           frame_interval_ms, max_frames, max_chunk_frames, light}   (the open one, if any)
+           frame_interval_ms, max_frames, max_chunk_frames, light}
+          the open one while no frame was sent to it; one with frames is spent as a failed attempt
     POST /api/v1/liveness/challenges/{challenge_id}/frames   frames, as for enroll and verify
       200 {frames_received, moves, moves_done, complete, failure, seconds_left, step, message}
       429 faster than real time, or too many chunks a minute for the user

@@ -3,7 +3,8 @@
  * The widget is a <section data-camera data-liveness> (see _camera.html) with data-endpoint (the page
  * endpoint that enrolls or verifies), data-mode ("enroll" or "verify") and data-success-url. On Start:
  *   1. POST /api/v1/liveness/challenges {purpose}: the server picks the moves, the light schedule, a
- *      nonce and a deadline (asking again while one is open gives the same one back);
+ *      nonce and a deadline (asking again while one is open gives the same one back; once frames
+ *      were sent to it, asking again spends it as a failed attempt and draws a new one);
  *   2. the light step (when the challenge has one): a full-screen overlay shows each step's colour.
  *      The colour is tied to frame indices, not the clock: before frame 0 is grabbed the overlay
  *      shows step 0's colour, and right after frame i is grabbed it shows the colour of the step frame
