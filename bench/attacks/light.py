@@ -6,9 +6,15 @@ stop, and is here to say so with a number."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+
 import numpy as np
 
+from attacks.base import Camera
+from attacks.depth import head_depth
 from faceauth.domain import Face
+
+Colour = tuple[float, float, float]
 
 _SRGB = np.arange(256, dtype=np.float64) / 255.0
 TO_LINEAR = np.where(_SRGB <= 0.04045, _SRGB / 12.92, ((_SRGB + 0.055) / 1.055) ** 2.4)
@@ -63,3 +69,26 @@ def present(
     else:
         raise ValueError(f"unknown treatment {treatment!r}")
     return to_srgb8(linear)
+
+
+def light_phase(
+    frontal: np.ndarray,
+    face: Face | None,
+    steps: Sequence[tuple[Colour, int]],
+    treatment: str,
+    camera: Camera,
+) -> Iterator[np.ndarray]:
+    """The light phase of a challenge as the attacker plays it: ``frontal`` for every frame of the
+    schedule (``steps``: colour and frames), shown as is (``treatment`` "none") or treated by each step's
+    colour (e.g. "relit" through the head ellipsoid's depth map), each frame through ``camera``. The
+    treated frame is made once per colour (the camera's noise differs per frame)."""
+    depth = head_depth(frontal.shape[:2], face) if face is not None else None
+    treated: dict[Colour, np.ndarray] = {}
+    for colour, frames in steps:
+        if colour not in treated:
+            untreated = treatment == "none" or face is None
+            treated[colour] = (
+                frontal if untreated or face is None else present(frontal, colour, treatment, face, depth)
+            )
+        for _ in range(frames):
+            yield camera.capture(treated[colour])
