@@ -109,6 +109,7 @@ class StageTimer:
 def run_faceauth(repeat: int, people: int = len(PEOPLE)) -> dict[str, Any]:
     from attacks.base import Camera
     from attacks.light import light_phase
+    from faceauth.composition import load_liveness
     from faceauth.config import Settings
     from faceauth.domain import LivenessFailed
     from faceauth.service.liveness import ChallengePurpose, LivenessService
@@ -117,7 +118,6 @@ def run_faceauth(repeat: int, people: int = len(PEOPLE)) -> dict[str, Any]:
     from faceauth.storage.sql.challenges import SqlChallengeStore
     from faceauth.vision.engine import FaceEngine
     from faceauth.vision.landmarks import FaceMesh
-    from faceauth.vision.liveness import LivenessAnalyzer, default_signals
     from faceauth.vision.synthetic import challenge_frames
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -131,7 +131,8 @@ def run_faceauth(repeat: int, people: int = len(PEOPLE)) -> dict[str, Any]:
     )
     engine = FaceEngine.load(settings)
     mesh = FaceMesh.load(threads=1, cache_dir=settings.data_dir / "models")  # as web.app loads it
-    analyzer = LivenessAnalyzer(engine, mesh, default_signals())
+    analyzer = load_liveness(settings, engine, mesh)  # as the composition builds it for the app
+    assert analyzer is not None
     storage = SqlStorage.from_url(settings.resolved_database_url)
     migrate.upgrade(storage.engine)
     user = storage.create_user(
@@ -199,6 +200,7 @@ def run_faceauth(repeat: int, people: int = len(PEOPLE)) -> dict[str, Any]:
             (engine, "crop", "gate_crop"),
             *[(embedder, "embed", f"embed_{name}") for name, embedder in engine.embedders.items()],
             (mesh, "measure", "mesh"),
+            (mesh, "measure_eyes", "eyes"),
             *[(signal, "frame_feature", f"passive_{signal.name}") for signal in analyzer.signals],
         ]
         with timer.wrapped(targets):

@@ -45,12 +45,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from attacks.stats import clopper_pearson_upper
+from faceauth.composition import load_liveness
 from faceauth.config import Settings
 from faceauth.service.liveness import MOVE_KINDS, judge_stream, sequence_policy
 from faceauth.service.liveness_light import draw_schedule
 from faceauth.vision.engine import FaceEngine
 from faceauth.vision.landmarks import FaceMesh
-from faceauth.vision.liveness import FrameObservation, LivenessAnalyzer, Move, default_signals
+from faceauth.vision.liveness import FrameObservation, Move, StreamPlan
 from faceauth.vision.synthetic import challenge_frames
 
 FPS = 8.0
@@ -110,7 +111,9 @@ class Stream:
 class Judge:
     def __init__(self, settings: Settings, engine: FaceEngine, mesh: FaceMesh) -> None:
         self.settings = settings
-        self.analyzer = LivenessAnalyzer(engine, mesh, default_signals())
+        analyzer = load_liveness(settings, engine, mesh)  # the server's analyzer and sampling
+        assert analyzer is not None
+        self.analyzer = analyzer
         self.policy = sequence_policy(settings)
         self.challenges = possible_challenges(settings)
         schedule = draw_schedule(settings.model_copy(update={"liveness_light": "blocking"}))
@@ -120,18 +123,27 @@ class Judge:
     def usable_still(self, rgb: np.ndarray) -> bool:
         return bool(self.analyzer.observe(rgb, 0.0).usable_for_matching)
 
-    def observe(self, frames: Sequence[np.ndarray]) -> list[FrameObservation]:
-        """The frames as one stream, as the service observes a challenge (tracking from frame to frame)."""
+    def observe(self, frames: Sequence[np.ndarray], moves_from: int = 0) -> list[FrameObservation]:
+        """The frames as one stream, as the service observes a challenge (tracking from frame to frame;
+        the moves asked from frame ``moves_from``). One stream is judged against every challenge, so
+        eyes are measured as if a blink were always still to come (the most the attacker can get)."""
+        settings = self.settings
+        plan = StreamPlan(
+            moves_from=moves_from,
+            matching_frames=settings.liveness_matching_frames,
+            served_frames=settings.recognition_best_frames,
+            blink_ahead=True,
+        )
         observed: list[FrameObservation] = []
         for i, frame in enumerate(frames):
-            observed.append(self.analyzer.observe(frame, i / FPS, observed))
+            observed.append(self.analyzer.observe(frame, i / FPS, observed, plan))
         return observed
 
     def judge(self, stream: Stream, light_on: bool) -> list[tuple[str, str | None, str | None]]:
         """(challenge, step, reason) per challenge judged; step None: live."""
         if light_on:
             settings = self.settings.model_copy(update={"liveness_light": "blocking"})
-            observations = self.observe([*stream.light, *stream.moves])
+            observations = self.observe([*stream.light, *stream.moves], len(stream.light))
         else:
             settings = self.settings.model_copy(update={"liveness_light": "off"})
             observations = self.observe(stream.moves)

@@ -60,7 +60,8 @@ def test_a_rendered_genuine_challenge_passes(analyzer: LivenessAnalyzer, setting
     observations = observe(analyzer, rendered(analyzer, "person01", moves))
     verdict = judge_stream(analyzer, observations, moves, sequence_policy(settings), settings)
     assert verdict.live, verdict
-    assert verdict.burst is not None and len(verdict.burst.embeddings) >= settings.min_good_frames
+    assert verdict.burst is not None
+    assert len(verdict.burst.embeddings) >= settings.liveness_matching_frames
     # ... and the same frames do not pass a challenge asking for the other order.
     other = judge_stream(analyzer, observations, moves[::-1], sequence_policy(settings), settings)
     assert not other.live and other.reason == "wrong_move"
