@@ -132,7 +132,7 @@ class Judge:
             moves_from=moves_from,
             matching_frames=settings.liveness_matching_frames,
             served_frames=settings.recognition_best_frames,
-            blink_ahead=True,
+            moves=None,  # any challenge: eyes wherever a blink could count
         )
         observed: list[FrameObservation] = []
         for i, frame in enumerate(frames):

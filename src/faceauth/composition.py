@@ -92,6 +92,13 @@ def load_liveness(settings: Settings, engine: FaceEngine, mesh: FaceMesh | None)
     return LivenessAnalyzer(engine, mesh, default_signals(), sampling=sampling)
 
 
+def inference_concurrency(settings: Settings) -> int:
+    """Face bursts processed at once per worker process: the setting, or one per core (0)."""
+    from faceauth.model_zoo.sessions import default_threads
+
+    return max(1, settings.inference_concurrency or default_threads())
+
+
 def load_vision(
     settings: Settings, engine: FaceEngine | None = None, mesh: FaceMesh | None = None
 ) -> VisionModels:

@@ -4,6 +4,8 @@ test_liveness_sequence.py (fast). Skips when the photos or the face-mesh wheel a
 
 from __future__ import annotations
 
+import random
+
 import numpy as np
 import pytest
 
@@ -15,6 +17,8 @@ from faceauth.vision.liveness import (
     LivenessAnalyzer,
     Move,
     SequencePolicy,
+    StreamPlan,
+    check_sequence,
     default_signals,
 )
 from faceauth.vision.synthetic import challenge_frames
@@ -151,3 +155,71 @@ def test_a_face_swapped_in_for_one_move_fails(analyzer: LivenessAnalyzer, settin
     )
     assert verdict.sequence.complete, verdict.sequence
     assert not verdict.live and verdict.reason == "not_same_person"
+
+
+def light_then_moves(
+    analyzer: LivenessAnalyzer, moves: list[Move], light_frames: int = 24
+) -> list[np.ndarray]:
+    """A still light phase (the frontal frame, as the rendered stream starts) and then the moves
+    (person04: the renderer's painted eyelids read as closed on that photo, not on every one)."""
+    frames = rendered(analyzer, "person04", moves)
+    return [frames[0]] * light_frames + frames
+
+
+def observe_planned(
+    analyzer: LivenessAnalyzer, frames: list[np.ndarray], plan: StreamPlan
+) -> list[FrameObservation]:
+    observed: list[FrameObservation] = []
+    for i, frame in enumerate(frames):
+        observed.append(analyzer.observe(frame, i / 8, observed, plan))
+    return observed
+
+
+def test_eyes_are_measured_only_where_a_blink_can_count(analyzer: LivenessAnalyzer) -> None:
+    """The iris model runs on every fourth frame of the light phase (the open-eye level) and, after it,
+    on frames near the neutral yaw while the blink is the move awaited: never on a turned frame, nor
+    while the turn asked before the blink is awaited; the blink is still seen."""
+    moves = (Move.TURN_LEFT, Move.BLINK)
+    frames = light_then_moves(analyzer, list(moves))
+    policy = analyzer.sampling
+    anywhere = observe_planned(analyzer, frames, StreamPlan(moves_from=24))  # any challenge
+    assert [i for i, o in enumerate(anywhere[:24]) if o.ear is not None] == list(
+        range(0, 24, policy.light_eyes_every)
+    )
+    neutral = float(np.median([o.yaw_deg for o in anywhere[:24] if o.yaw_deg is not None]))
+    reach = policy.neutral_max_deg + policy.eyes_margin_deg
+    after = anywhere[24:]
+    assert all(o.ear is None for o in after if o.yaw_deg is not None and abs(o.yaw_deg - neutral) > reach + 2)
+    assert sum(o.ear is not None for o in after) >= 10  # the neutral frames, where the blink is
+
+    asked = observe_planned(analyzer, frames, StreamPlan(moves_from=24, moves=moves))
+    sequence = check_sequence(asked, moves, SequencePolicy(), 24)
+    assert sequence.complete, sequence
+    turn_done = next(i for i, o in enumerate(asked) if o.received_s >= sequence.completed_at[0])
+    assert all(o.ear is None for o in asked[24:turn_done])  # a turn awaited: no eyes
+    assert sum(o.ear is not None for o in asked[turn_done:]) >= 4  # the blink awaited: eyes
+    assert sum(o.ear is not None for o in asked) < sum(o.ear is not None for o in anywhere)
+
+
+def test_a_few_randomly_placed_frames_are_embedded_and_the_served_model_on_some(
+    analyzer: LivenessAnalyzer,
+) -> None:
+    """FaceNet runs on the track's first frame, each turn's first turned frame and random frames until
+    ``matching_frames`` are usable; SFace on ``served_frames`` of those. Where the random frames fall
+    depends on the random source, so a sender cannot aim at them."""
+    frames = light_then_moves(analyzer, [Move.TURN_LEFT, Move.TURN_RIGHT])
+    plan = StreamPlan(moves_from=24, matching_frames=4, served_frames=2)
+    placements = set()
+    for seed in (1, 2, 3):
+        sampled = LivenessAnalyzer(
+            analyzer.engine, analyzer.mesh, analyzer.signals, chooser=random.Random(seed)
+        )
+        observed = observe_planned(sampled, frames, plan)
+        usable = [i for i, o in enumerate(observed) if o.usable_for_matching]
+        embedded = [i for i, o in enumerate(observed) if o.embedding is not None]
+        assert len(usable) >= plan.matching_frames
+        assert len(embedded) <= plan.matching_frames + 4  # + track start, two turns, a failed gate
+        assert sum(o.served for o in observed) == plan.served_frames
+        assert all(set(o.model_vectors) == {"facenet", "sface"} for o in observed if o.served)
+        placements.add(tuple(embedded))
+    assert len(placements) > 1

@@ -316,7 +316,7 @@ class LivenessService:
         self._check_pace(len(earlier) + len(frames), offset)
         light = LightSchedule.from_json(challenge.light) if challenge.light else None
         moves = tuple(Move(m) for m in challenge.moves)
-        plan = self._plan(challenge, light, earlier)
+        plan = self._plan(challenge, light)
         observations = analyzer.observe_stream(frames, offset, earlier, plan)
         self.store.add_frames(key, [self._row(user_id, o) for o in observations])
         stored = earlier + observations
@@ -340,24 +340,20 @@ class LivenessService:
             matching_needed=plan.matching_frames,
         )
 
-    def _plan(
-        self, challenge: StoredChallenge, light: LightSchedule | None, earlier: Sequence[FrameObservation]
-    ) -> StreamPlan:
-        """What the analyzer samples in the next chunk of this challenge's stream: an enrollment's
-        template takes every served model on every frame usable for matching, a verify's match
-        ``recognition_best_frames`` of them (0: all), drawn at random; eyes are measured only while
-        the asked blink is still to come (the moves seen in the ``earlier`` frames say)."""
+    def _plan(self, challenge: StoredChallenge, light: LightSchedule | None) -> StreamPlan:
+        """What the analyzer samples in this challenge's stream: an enrollment's template takes every
+        served model on every frame usable for matching, a verify's match ``recognition_best_frames``
+        of them (0: all), drawn at random; eyes are measured only while the blink is the move awaited
+        (the challenge's moves and the sequence policy say when)."""
         matching = self.settings.liveness_matching_frames
         best = self.settings.recognition_best_frames
         enroll = challenge.purpose == ChallengePurpose.ENROLL.value
-        moves = tuple(Move(m) for m in challenge.moves)
-        moves_from = light.frames if light is not None else 0
-        done = check_sequence(earlier, moves, self.policy, moves_from).done
         return StreamPlan(
-            moves_from=moves_from,
+            moves_from=light.frames if light is not None else 0,
             matching_frames=matching,
             served_frames=matching if enroll or best <= 0 else min(best, matching),
-            blink_ahead=Move.BLINK in moves[done:],
+            moves=tuple(Move(m) for m in challenge.moves),
+            sequence=self.policy,
         )
 
     def _check_pace(self, frames: int, elapsed_s: float) -> None:

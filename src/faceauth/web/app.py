@@ -82,7 +82,7 @@ def create_app(settings: Settings | None = None, vision: VisionModels | None = N
     )
     app.state.settings = settings
     app.state.services = None
-    app.state.inference_limiter = anyio.CapacityLimiter(max(1, settings.inference_concurrency))
+    app.state.inference_limiter = anyio.CapacityLimiter(composition.inference_concurrency(settings))
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(RateLimit)  # before the body is read
     app.add_middleware(SecurityHeaders, settings=settings)  # every answer gets them

@@ -5,20 +5,22 @@ A frame costs what it needs, not every model (the CPU per login is measured by `
 - **Track.** The face mesh follows the face from one frame to the next on its own tracking crop (one
   mesh pass, as MediaPipe tracks a video); the detector (MTCNN) runs only on the first frame, on a frame
   where the mesh lost the face (so tracking recovers on the very frame it was lost), and on the frames
-  chosen for an embedding.
+  chosen for an embedding (there around the tracked face only, at twice its width).
 - **Eyes where a blink can count.** The iris model (two runs a frame) measures eye openness on every
-  ``light_eyes_every``-th frame of the light phase (the open-eye level) and, after it, while a blink
-  is still to come, on the frames near the neutral yaw, where the sequence check can see one; a turned
-  frame, or any frame after the asked blink, needs no eyes.
+  ``light_eyes_every``-th frame of the light phase (the open-eye level) and, after it, while the move
+  awaited is the blink, on the frames near the neutral yaw, where the sequence check can see it; a
+  turned frame, or a frame while a turn is awaited, needs no eyes.
 - **Embed a few frames** (FaceNet, the expensive model), chosen as they arrive: the first frame of
   every track (so every stretch of tracked frames is tied to an embedding), the first turned frame of
   every turn (the turned view is checked to be the person matched), and ``StreamPlan.matching_frames``
-  frames usable for matching at positions drawn from the system's random source over the light phase and the
-  ``window_after_light`` frames after it (selection sampling: each arriving frame is taken with
-  probability still-needed / frames-left), so a sender cannot know which frames are checked; past the
-  window, every steady frame until enough are usable. The served models besides FaceNet embed
+  frames usable for matching at positions drawn from the system's random source over the light phase
+  and the ``window_after_light`` frames after it (selection sampling among the frames facing as at
+  neutral: each is taken with probability still-needed / frames-left), so a sender cannot know which
+  frames are checked; past the window, every such frame until enough are usable. A drawn frame that
+  fails a quality gate costs the detector only, not FaceNet. The served models besides FaceNet embed
   ``StreamPlan.served_frames`` of the usable frames, drawn the same way. The detector's run on a chosen
-  frame also counts its faces, so the one-face rule is checked on a sample of the stream too.
+  frame also counts its faces, so the one-face rule is checked on a sample of the stream too (the whole
+  frame where a track starts, the tracked face's surroundings on the others).
 
 The identity check and the match then use the embedded frames only
 (:func:`faceauth.vision.liveness.identity.check_identity`)."""
@@ -28,7 +30,8 @@ from __future__ import annotations
 import random
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from enum import Enum
 
 import numpy as np
 
@@ -36,14 +39,39 @@ from faceauth.domain import Face, ImageError, RejectReason
 from faceauth.vision.embedding import FaceInImage
 from faceauth.vision.engine import IDENTITY_MODEL, FaceEngine
 from faceauth.vision.landmarks import FaceMesh, FacePose
+from faceauth.vision.liveness.moves import Move
 from faceauth.vision.liveness.observation import FrameObservation
 from faceauth.vision.liveness.passive import PassiveEvidence, PassiveSignal
+from faceauth.vision.liveness.sequence import SequencePolicy, check_sequence
 from faceauth.vision.quality import first_failure, measure
 from faceauth.vision.screen_light import light_sample
 
 # Five points of the face mesh in MTCNN's order (image-left eye, image-right eye, nose tip, image-left
 # and image-right mouth corner): the landmarks of a tracked frame's face for the passive signals.
 MESH_FIVE_POINTS = (33, 263, 1, 61, 291)
+# Frames with eyes measured near neutral before the eyes may be skipped (the open-eye level needs them).
+MIN_OPEN_LEVEL_FRAMES = 3
+
+
+def _landmark_box(pose: FacePose) -> tuple[float, float, float, float]:
+    """The box around the face mesh's landmarks, in frame pixels."""
+    assert pose.landmarks is not None
+    points = pose.landmarks[:, :2]
+    return (
+        float(points[:, 0].min()),
+        float(points[:, 1].min()),
+        float(points[:, 0].max()),
+        float(points[:, 1].max()),
+    )
+
+
+class Chosen(Enum):
+    """Why a frame goes to the detector (and, if it passes, to FaceNet)."""
+
+    NOT = "not"  # tracked only
+    TRACK_START = "track_start"  # no track, or the detector found another face: embedded whatever
+    TURNED = "turned"  # the first turned frame of a turn: embedded whatever its pose
+    FOR_MATCH = "for_match"  # drawn for the match: embedded only if it passes every gate
 
 
 @dataclass(frozen=True)
@@ -57,6 +85,9 @@ class SamplingPolicy:
     eyes_margin_deg: float = 5.0  # eyes are measured within neutral_max_deg + this of the neutral yaw
     light_eyes_every: int = 4  # in the light phase, eyes on every this many frames (the open level)
     min_track_overlap: float = 0.3  # detector box vs tracked box (IoU): below, another face
+    detect_context: float = 0.5  # on a tracked frame the detector sees the face and this many face
+    # widths around it on each side (faces beyond are not counted there; a track's first frame is
+    # searched whole)
 
 
 @dataclass(frozen=True)
@@ -66,7 +97,10 @@ class StreamPlan:
     moves_from: int = 0  # frames of the light phase (moves are asked from this frame on)
     matching_frames: int = 4  # frames usable for matching wanted (the judge's minimum)
     served_frames: int = 2  # usable frames the served models besides FaceNet embed (the match's)
-    blink_ahead: bool = True  # a blink is still to be seen (False: no frame of the moves needs eyes)
+    # The challenge's moves, judged as the service judges them: eyes are measured only while the
+    # move awaited is a blink. None: any challenge (eyes wherever a blink could count).
+    moves: tuple[Move, ...] | None = None
+    sequence: SequencePolicy = field(default_factory=SequencePolicy)
 
 
 class LivenessAnalyzer:
@@ -109,9 +143,10 @@ class LivenessAnalyzer:
         pose = None
         if previous is not None and previous.track is not None:
             pose = self.mesh.measure(rgb, track=previous.track, eyes=False)
-        if pose is not None and not self._wants_embedding(pose, history, plan):
+        chosen = self._chosen(pose, history, plan) if pose is not None else Chosen.TRACK_START
+        if pose is not None and chosen is Chosen.NOT:
             return self._tracked(rgb, received_s, self._with_eyes(rgb, pose, history, plan))
-        return self._detected(rgb, received_s, pose, history, plan)
+        return self._detected(rgb, received_s, pose, history, plan, chosen)
 
     def observe_stream(
         self,
@@ -149,12 +184,7 @@ class LivenessAnalyzer:
     def _tracked(self, rgb: np.ndarray, received_s: float, pose: FacePose) -> FrameObservation:
         assert pose.landmarks is not None
         points = pose.landmarks[:, :2]
-        box = (
-            float(points[:, 0].min()),
-            float(points[:, 1].min()),
-            float(points[:, 0].max()),
-            float(points[:, 1].max()),
-        )
+        box = _landmark_box(pose)
         five = tuple((float(points[i, 0]), float(points[i, 1])) for i in MESH_FIVE_POINTS)
         face = Face(box=box, score=pose.face_score, landmarks=five)
         every = [s for s in self.signals if getattr(s, "every_frame", True)]
@@ -167,8 +197,13 @@ class LivenessAnalyzer:
         tracked: FacePose | None,
         history: Sequence[FrameObservation],
         plan: StreamPlan,
+        chosen: Chosen,
     ) -> FrameObservation:
-        faces = self.engine.detect(rgb)
+        if tracked is not None and tracked.landmarks is not None:
+            # A tracked face: the detector looks around it (a third of the pixels), not at the frame.
+            faces = self.engine.detect_around(rgb, _landmark_box(tracked), self.sampling.detect_context)
+        else:
+            faces = self.engine.detect(rgb)  # a track starts: the whole frame, every face in it
         if len(faces) > 1:
             largest = max(faces, key=lambda f: f.width)
             faces = [f for f in faces if f is largest or f.width >= self.bystander_ratio * largest.width]
@@ -178,11 +213,15 @@ class LivenessAnalyzer:
         face = faces[0]
         if tracked is None or not self._same_face(face, tracked):
             tracked = self.mesh.measure(rgb, face.box, eyes=False)  # a new track: found by the detector
+            chosen = Chosen.TRACK_START
         if tracked is not None:
             tracked = self._with_eyes(rgb, tracked, history, plan)
         reason = first_failure(measure(face, self.engine.crop(rgb, face)), self.engine.policy)
         vectors: dict[str, np.ndarray] = {}
-        if reason not in (RejectReason.FACE_TOO_SMALL, RejectReason.LOW_CONFIDENCE):
+        # A track's first frame and a turned frame are embedded whatever their pose (the identity
+        # check covers them); a frame drawn for the match only when it may be used for it.
+        wanted = reason is None or chosen is not Chosen.FOR_MATCH
+        if wanted and reason not in (RejectReason.FACE_TOO_SMALL, RejectReason.LOW_CONFIDENCE):
             # FaceNet on every chosen frame (the identity check is calibrated for it); the other
             # served models on the usable frames drawn for the match (see the module docstring).
             models = [IDENTITY_MODEL]
@@ -259,19 +298,29 @@ class LivenessAnalyzer:
         index = len(history)
         if index < plan.moves_from:
             wanted = index % self.sampling.light_eyes_every == 0
-        elif not plan.blink_ahead:
-            wanted = False
         else:
             neutral = self._neutral_yaw(history)
             reach = self.sampling.neutral_max_deg + self.sampling.eyes_margin_deg
-            wanted = neutral is None or abs(pose.yaw_deg - neutral) <= reach
+            wanted = (neutral is None or abs(pose.yaw_deg - neutral) <= reach) and (
+                plan.moves is None
+                or sum(o.ear is not None for o in history) < MIN_OPEN_LEVEL_FRAMES
+                or self._blink_awaited(history, plan)
+            )
         return self.mesh.measure_eyes(rgb, pose) if wanted else pose
+
+    @staticmethod
+    def _blink_awaited(history: Sequence[FrameObservation], plan: StreamPlan) -> bool:
+        """Whether the move the sequence check awaits after ``history`` is a blink."""
+        assert plan.moves is not None
+        done = check_sequence(history, plan.moves, plan.sequence, plan.moves_from).done
+        return done < len(plan.moves) and plan.moves[done] is Move.BLINK
 
     @staticmethod
     def _usable(history: Sequence[FrameObservation]) -> int:
         return sum(1 for o in history if o.detected and o.faces == 1 and o.reason is None)
 
-    def _wants_embedding(self, pose: FacePose, history: Sequence[FrameObservation], plan: StreamPlan) -> bool:
+    def _chosen(self, pose: FacePose, history: Sequence[FrameObservation], plan: StreamPlan) -> Chosen:
+        """Whether a tracked frame is detected and embedded, and why (see the module docstring)."""
         policy = self.sampling
         previous = history[-1] if history else None
         neutral = self._neutral_yaw(history)
@@ -281,14 +330,14 @@ class LivenessAnalyzer:
             and previous.yaw_deg is not None
             and abs(pose.yaw_deg - neutral) >= policy.turn_min_deg > abs(previous.yaw_deg - neutral)
         ):
-            return True  # the first turned frame of a turn
+            return Chosen.TURNED  # the first turned frame of a turn
         needed = plan.matching_frames - self._usable(history)
-        if needed <= 0:
-            return False
+        if needed <= 0 or (neutral is not None and abs(pose.yaw_deg - neutral) > policy.neutral_max_deg):
+            return Chosen.NOT  # enough, or not facing as the match needs
         frames_left = plan.moves_from + policy.window_after_light - len(history)
-        if frames_left <= needed:
-            return True  # past the window (or at its end): every frame until enough are usable
-        return self.chooser.random() < needed / frames_left
+        if frames_left <= needed or self.chooser.random() < needed / frames_left:
+            return Chosen.FOR_MATCH  # drawn; past the window, every steady frame until enough
+        return Chosen.NOT
 
     def _wants_served(self, history: Sequence[FrameObservation], plan: StreamPlan) -> bool:
         """Whether the served models embed this usable frame: ``plan.served_frames`` of the usable
