@@ -34,9 +34,7 @@ import math
 import secrets
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
 from faceauth import metrics
@@ -54,20 +52,19 @@ from faceauth.domain import (
     TemplateVector,
     ValidationFailed,
 )
+from faceauth.service.liveness_challenge import ChallengeProgress, ChallengePurpose, IssuedChallenge
 from faceauth.service.liveness_judge import (
     FAILURE_MESSAGES,
     StreamVerdict,
     judge_stream,
     move_message,
     sequence_policy,
-    step_of,
 )
 from faceauth.service.liveness_light import LightSchedule, draw_schedule, judge_light
 from faceauth.storage.crypto import TemplateCipher, TemplateDecryptionError
 from faceauth.storage.interface import ChallengeStore, StorageBackend, StoredChallenge
 from faceauth.vision.engine import IDENTITY_MODEL
 from faceauth.vision.liveness import (
-    MOVE_PROMPTS,
     FrameObservation,
     LivenessAnalyzer,
     Move,
@@ -94,52 +91,6 @@ SPEND_GRACE_SECONDS = 10.0
 PURGE_AFTER = timedelta(hours=1)  # expired challenges (rows) are deleted after this; frames at once
 NONCE_SEAL = "liveness-nonce"  # associated-data label of the sealed nonce
 MOVE_KINDS: dict[Move, str] = {Move.BLINK: "blink", Move.TURN_LEFT: "turn", Move.TURN_RIGHT: "turn"}
-
-
-class ChallengePurpose(StrEnum):
-    ENROLL = "enroll"
-    VERIFY = "verify"
-
-
-@dataclass(frozen=True)
-class IssuedChallenge:
-    challenge_id: str  # the nonce: give it back to enroll or verify, once
-    purpose: ChallengePurpose
-    moves: tuple[Move, ...]
-    issued_at: datetime
-    deadline_at: datetime
-    light: LightSchedule | None = None  # the colours the page shows first (None: no light step)
-
-    @property
-    def prompts(self) -> list[str]:
-        return [MOVE_PROMPTS[move] for move in self.moves]
-
-
-@dataclass(frozen=True)
-class ChallengeProgress:
-    """What the server has seen so far: the web page's progress indicator shows this."""
-
-    frames_received: int
-    moves: tuple[Move, ...]
-    moves_done: int
-    failure: str | None  # a definite failure code: more frames cannot fix it
-    seconds_left: float
-    message: str | None = None  # what the failure means for the person, when there is one
-    matching_frames: int = 0  # frames usable for matching embedded so far
-    matching_needed: int = 0  # how many the judge needs (liveness_matching_frames)
-
-    @property
-    def step(self) -> str | None:
-        return step_of(self.failure) if self.failure else None
-
-    @property
-    def complete(self) -> bool:
-        """Every move seen and enough frames to match: the client may stop streaming and spend it."""
-        return (
-            self.failure is None
-            and self.moves_done == len(self.moves)
-            and self.matching_frames >= self.matching_needed
-        )
 
 
 def nonce_key(challenge_id: str) -> str:
