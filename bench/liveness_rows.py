@@ -119,11 +119,14 @@ class Judge:
         schedule = draw_schedule(settings.model_copy(update={"liveness_light": "blocking"}))
         assert schedule is not None
         self.light_frames = schedule.frames
+        self.settle_frames = schedule.settle_frame_indices()  # the same in every draw (frames per step)
 
     def usable_still(self, rgb: np.ndarray) -> bool:
         return bool(self.analyzer.observe(rgb, 0.0).usable_for_matching)
 
-    def observe(self, frames: Sequence[np.ndarray], moves_from: int = 0) -> list[FrameObservation]:
+    def observe(
+        self, frames: Sequence[np.ndarray], moves_from: int = 0, skipped: frozenset[int] = frozenset()
+    ) -> list[FrameObservation]:
         """The frames as one stream, as the service observes a challenge (tracking from frame to frame;
         the moves asked from frame ``moves_from``). One stream is judged against every challenge, so
         eyes are measured as if a blink were always still to come (the most the attacker can get)."""
@@ -133,6 +136,7 @@ class Judge:
             matching_frames=settings.liveness_matching_frames,
             served_frames=settings.recognition_best_frames,
             moves=None,  # any challenge: eyes wherever a blink could count
+            skipped=skipped,
         )
         observed: list[FrameObservation] = []
         for i, frame in enumerate(frames):
@@ -143,7 +147,7 @@ class Judge:
         """(challenge, step, reason) per challenge judged; step None: live."""
         if light_on:
             settings = self.settings.model_copy(update={"liveness_light": "blocking"})
-            observations = self.observe([*stream.light, *stream.moves], len(stream.light))
+            observations = self.observe([*stream.light, *stream.moves], len(stream.light), self.settle_frames)
         else:
             settings = self.settings.model_copy(update={"liveness_light": "off"})
             observations = self.observe(stream.moves)

@@ -183,9 +183,8 @@ def test_eyes_are_measured_only_where_a_blink_can_count(analyzer: LivenessAnalyz
     frames = light_then_moves(analyzer, list(moves))
     policy = analyzer.sampling
     anywhere = observe_planned(analyzer, frames, StreamPlan(moves_from=24))  # any challenge
-    assert [i for i, o in enumerate(anywhere[:24]) if o.ear is not None] == list(
-        range(0, 24, policy.light_eyes_every)
-    )
+    every = policy.light_eyes_every  # the settled end of each colour step
+    assert [i for i, o in enumerate(anywhere[:24]) if o.ear is not None] == list(range(every - 1, 24, every))
     neutral = float(np.median([o.yaw_deg for o in anywhere[:24] if o.yaw_deg is not None]))
     reach = policy.neutral_max_deg + policy.eyes_margin_deg
     after = anywhere[24:]
@@ -223,3 +222,22 @@ def test_a_few_randomly_placed_frames_are_embedded_and_the_served_model_on_some(
         assert all(set(o.model_vectors) == {"facenet", "sface"} for o in observed if o.served)
         placements.add(tuple(embedded))
     assert len(placements) > 1
+
+
+def test_frames_nothing_is_judged_on_are_passed_over_and_tracking_goes_on(
+    analyzer: LivenessAnalyzer, settings: Settings
+) -> None:
+    """The light phase's settle frames (``StreamPlan.skipped``) get no model at all; the track resumes
+    on the next frame, the first frame is analysed even if listed, and the moves are still judged."""
+    moves = (Move.TURN_LEFT, Move.BLINK)
+    frames = light_then_moves(analyzer, list(moves))
+    skipped = frozenset(i for i in range(24) if i % 4 < 2)  # two of every four, frame 0 too
+    observed = observe_planned(analyzer, frames, StreamPlan(moves_from=24, moves=moves, skipped=skipped))
+    assert not observed[0].skipped and observed[0].detected and observed[0].yaw_deg is not None
+    passed_over = [i for i, o in enumerate(observed) if o.skipped]
+    assert passed_over == sorted(skipped - {0})
+    assert all(o.yaw_deg is None and o.embedding is None and o.light is None for o in observed if o.skipped)
+    assert all(o.yaw_deg is not None and o.light is not None for o in observed[2:24] if not o.skipped)
+    again = FrameObservation.from_json(observed[1].to_json())
+    assert again.skipped and again.track == observed[1].track
+    assert check_sequence(observed, moves, sequence_policy(settings), 24).complete

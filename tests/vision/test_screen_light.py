@@ -155,6 +155,15 @@ def test_settling_frames_hide_the_camera_latency() -> None:
     )
 
 
+def test_frames_not_analysed_while_the_screen_settles_do_not_count_as_missing() -> None:
+    """The service does not analyse the settle frames (no sample): only judged frames can be missing."""
+    samples = stream("lit")
+    unsettled = [None if i % 4 < 2 else s for i, s in enumerate(samples)]
+    assert judge_screen_light(unsettled, SCHEDULE).passed
+    judged_holes = [None if i % 4 == 3 else s for i, s in enumerate(unsettled)]
+    assert judge_screen_light(judged_holes, SCHEDULE).reason is LightFailure.TOO_FEW_FRAMES
+
+
 def test_samples_round_trip_through_their_stored_form() -> None:
     sample = light_sample(camera(scene(np.ones(3), 0.1, "lit"), np.random.default_rng(2)), FACE)
     assert sample is not None

@@ -295,12 +295,14 @@ class LivenessService:
         """What the analyzer samples in this challenge's stream: an enrollment's template takes every
         served model on every frame usable for matching, a verify's match ``recognition_best_frames``
         of them (0: all), drawn at random; eyes are measured only while the blink is the move awaited
-        (the challenge's moves and the sequence policy say when)."""
+        (the challenge's moves and the sequence policy say when); the light phase's settle frames,
+        on which nothing is judged, are not analysed."""
         matching = self.settings.liveness_matching_frames
         best = self.settings.recognition_best_frames
         enroll = challenge.purpose == ChallengePurpose.ENROLL.value
         return StreamPlan(
             moves_from=light.frames if light is not None else 0,
+            skipped=light.settle_frame_indices() if light is not None else frozenset(),
             matching_frames=matching,
             served_frames=matching if enroll or best <= 0 else min(best, matching),
             moves=tuple(Move(m) for m in challenge.moves),

@@ -61,6 +61,15 @@ class LightSchedule:
     def frames(self) -> int:
         return sum(step.frames for step in self.steps)
 
+    def settle_frame_indices(self) -> frozenset[int]:
+        """The stream's frames at the start of each step, not judged (the screen and camera settle)."""
+        indices: set[int] = set()
+        start = 0
+        for step in self.steps:
+            indices.update(range(start, start + min(self.settle_frames, step.frames)))
+            start += step.frames
+        return frozenset(indices)
+
     def to_json(self) -> str:
         data = {"colours": list(self.names), "frames": [s.frames for s in self.steps]}
         return json.dumps({**data, "settle_frames": self.settle_frames})

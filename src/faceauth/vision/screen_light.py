@@ -152,7 +152,7 @@ class ScreenLightPolicy:
     min_response: float = 0.01  # face-minus-background chroma gain, log units per unit of screen colour
     min_correlation: float = 0.6  # observed vs expected chroma over the settled frames
     min_falloff: float = 0.05  # 1 - outer cheeks' response / inner cheeks' response
-    max_missing_share: float = 0.25  # frames without a sample (no face, no background) tolerated
+    max_missing_share: float = 0.25  # judged frames without a sample (no face, no background) tolerated
 
 
 class LightFailure(StrEnum):
@@ -203,15 +203,20 @@ def judge_screen_light(
     policy: ScreenLightPolicy | None = None,
 ) -> ScreenLightVerdict:
     """``samples``: one per frame, in arrival order, from the frame the schedule starts on (None: no
-    face, or a region out of the frame). Frames beyond the schedule are ignored."""
+    face, a region out of the frame, or a frame not analysed). Only frames past their step's
+    ``settle_frames`` are judged; frames beyond the schedule are ignored."""
     policy = policy or ScreenLightPolicy()
     positions = step_of_each_frame(schedule)
     rows: list[tuple[int, LightSample]] = []
     missing = 0
+    judged = 0  # frames past their step's settling, the only ones judged
     for (step, k), sample in zip(positions, samples, strict=False):
+        if k < policy.settle_frames:
+            continue
+        judged += 1
         if sample is None or sample.background is None:
             missing += 1
-        elif k >= policy.settle_frames:
+        else:
             rows.append((step, sample))
     covered = min(len(samples), len(positions))
     steps_seen = len({step for step, _ in rows})
@@ -224,7 +229,7 @@ def judge_screen_light(
             False, reason, round(correlation, 3), round(response, 4), round(falloff, 3), len(rows)
         )
 
-    if covered < len(positions) or missing > policy.max_missing_share * covered:
+    if covered < len(positions) or missing > policy.max_missing_share * judged:
         return failed(LightFailure.TOO_FEW_FRAMES)
     if steps_seen < policy.min_steps or len(colours) < 2:
         return failed(LightFailure.TOO_FEW_FRAMES)

@@ -3,9 +3,10 @@
 A frame costs what it needs, not every model (the CPU per login is measured by ``bench/liveness.py``):
 
 - **Track.** The face mesh follows the face from one frame to the next on its own tracking crop (one
-  mesh pass, as MediaPipe tracks a video); the detector (MTCNN) runs only on the first frame, on a frame
-  where the mesh lost the face (so tracking recovers on the very frame it was lost), and on the frames
-  chosen for an embedding (there around the tracked face only, at twice its width).
+  mesh pass, as MediaPipe tracks a video; frames nothing is judged on, ``StreamPlan.skipped``, are
+  passed over and the track goes on from the frame before); the detector (MTCNN) runs only on the
+  first frame, on a frame where the mesh lost the face (so tracking recovers on the very frame it was
+  lost), and on the frames chosen for an embedding (there around the tracked face only, at twice its width).
 - **Eyes where a blink can count.** The iris model (two runs a frame) measures eye openness on every
   ``light_eyes_every``-th frame of the light phase (the open-eye level) and, after it, while the move
   awaited is the blink, on the frames near the neutral yaw, where the sequence check can see it; a
@@ -101,6 +102,9 @@ class StreamPlan:
     # move awaited is a blink. None: any challenge (eyes wherever a blink could count).
     moves: tuple[Move, ...] | None = None
     sequence: SequencePolicy = field(default_factory=SequencePolicy)
+    # Frames nothing is judged on (the light phase's settle frames, while the screen changes colour):
+    # decoded, not analysed; a frame that would start a track is analysed anyway.
+    skipped: frozenset[int] = frozenset()
 
 
 class LivenessAnalyzer:
@@ -140,6 +144,9 @@ class LivenessAnalyzer:
         says whether it passes every gate, i.e. may be used for the match itself."""
         plan = plan or StreamPlan()
         previous = history[-1] if history else None
+        if len(history) in plan.skipped and previous is not None and previous.track is not None:
+            # Nothing is judged on this frame: the track goes on from the frame before it.
+            return FrameObservation(received_s, 1, skipped=True, detected=False, track=previous.track)
         pose = None
         if previous is not None and previous.track is not None:
             pose = self.mesh.measure(rgb, track=previous.track, eyes=False)
@@ -296,8 +303,9 @@ class LivenessAnalyzer:
     ) -> FacePose:
         """``pose`` with eyes measured where the sequence check may use them (module docstring)."""
         index = len(history)
-        if index < plan.moves_from:
-            wanted = index % self.sampling.light_eyes_every == 0
+        if index < plan.moves_from:  # the last frame of every few (the settled end of a colour step)
+            every = self.sampling.light_eyes_every
+            wanted = index % every == every - 1
         else:
             neutral = self._neutral_yaw(history)
             reach = self.sampling.neutral_max_deg + self.sampling.eyes_margin_deg
@@ -334,7 +342,8 @@ class LivenessAnalyzer:
         needed = plan.matching_frames - self._usable(history)
         if needed <= 0 or (neutral is not None and abs(pose.yaw_deg - neutral) > policy.neutral_max_deg):
             return Chosen.NOT  # enough, or not facing as the match needs
-        frames_left = plan.moves_from + policy.window_after_light - len(history)
+        end = plan.moves_from + policy.window_after_light
+        frames_left = sum(1 for i in range(len(history), end) if i not in plan.skipped)
         if frames_left <= needed or self.chooser.random() < needed / frames_left:
             return Chosen.FOR_MATCH  # drawn; past the window, every steady frame until enough
         return Chosen.NOT

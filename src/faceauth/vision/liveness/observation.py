@@ -35,6 +35,7 @@ class FrameObservation:
     model_vectors: dict[str, Embedding] = field(default_factory=dict, compare=False, repr=False)
     features: dict[str, list[float]] = field(default_factory=dict, compare=False, repr=False)
     served: bool = False  # the served models besides FaceNet embedded this frame (in model_vectors)
+    skipped: bool = False  # not analysed (nothing is judged on it: StreamPlan.skipped); no pose, no face
     detected: bool = True  # MTCNN ran on this frame (False: the face was tracked from the last one)
     track: Track | None = None  # where the face mesh looks in the next frame; None: detect again
     # ``faceauth.vision.screen_light.LightSample.to_list()``: mean colours of face regions and the
@@ -62,6 +63,7 @@ class FrameObservation:
             "ear": self.ear,
             "features": self.features,
             "served": self.served,
+            "skipped": self.skipped,
             "detected": self.detected,
             "track": list(self.track) if self.track else None,
             "light": self.light,
@@ -89,6 +91,7 @@ class FrameObservation:
             model_vectors=dict(model_vectors or {}),
             features={name: [float(v) for v in values] for name, values in data.get("features", {}).items()},
             served=bool(data.get("served", False)),
+            skipped=bool(data.get("skipped", False)),
             detected=bool(data.get("detected", True)),
             track=(float(track[0]), float(track[1]), float(track[2]), float(track[3])) if track else None,
             light=[float(v) for v in data["light"]] if data.get("light") else None,

@@ -23,7 +23,7 @@ class SequencePolicy:
     blink_closed_ratio: float = 0.65  # eyes closed: mean EAR at most this share of the open level
     blink_open_ratio: float = 0.85  # reopened: at least this share
     min_posed_frames: int = 3  # frames with a face-mesh pose needed before anything is judged
-    max_faceless_share: float = 0.25  # of all frames, those without exactly one face
+    max_faceless_share: float = 0.25  # of the frames analysed, those without exactly one face
     # Frames with a second face of comparable size are dropped, as a plain burst drops them; more
     # than this share of them fails the stream (a detector's occasional false face is not a person).
     max_multiple_share: float = 0.1
@@ -76,8 +76,9 @@ def check_sequence(
     multiple = sum(1 for o in counted if o.faces > 1)
     if counted and multiple > policy.max_multiple_share * len(counted):
         return SequenceResult(moves, 0, SequenceFailure.MULTIPLE_FACES)
-    faceless = sum(1 for o in observations if not o.has_pose)
-    if observations and faceless > policy.max_faceless_share * len(observations):
+    analysed = [o for o in observations if not o.skipped]
+    faceless = sum(1 for o in analysed if not o.has_pose)
+    if analysed and faceless > policy.max_faceless_share * len(analysed):
         return SequenceResult(moves, 0, SequenceFailure.NO_FACE)
     posed = [o for o in observations if o.has_pose]
     if len(posed) < policy.min_posed_frames:
