@@ -119,7 +119,10 @@ def test_a_completed_challenge_gives_a_burst_once(
     assert set(challenge.moves) == {Move.TURN_LEFT, Move.TURN_RIGHT}
     stream(service, user_id, challenge, frames_of(rendered, analyzer, "person01", challenge.moves), clock)
     burst = service.spend(user_id, challenge.challenge_id, ChallengePurpose.VERIFY)
-    assert len(burst.embeddings) >= 5
+    assert len(burst.embeddings) >= service.settings.liveness_matching_frames
+    assert len(burst.accepted_indices) == len(burst.embeddings)  # FaceNet on every usable frame
+    sface = burst.of("sface")
+    assert sface is not None and len(sface.vectors) == service.settings.recognition_best_frames
     with pytest.raises(ChallengeUsed):
         service.spend(user_id, challenge.challenge_id, ChallengePurpose.VERIFY)
     with pytest.raises(ChallengeUsed):
