@@ -382,7 +382,7 @@ def test_a_face_that_follows_the_light_passes(
     progress = play(service, user_id, challenge, challenge_stream(challenge, follows_light=True), clock)
     assert progress.complete, progress
     burst = service.spend(user_id, challenge.challenge_id, ChallengePurpose.VERIFY)
-    assert len(burst.embeddings) >= 5
+    assert len(burst.embeddings) >= service.settings.liveness_matching_frames
 
 
 def test_a_face_that_does_not_follow_the_light_fails_on_the_light_step(
@@ -394,6 +394,14 @@ def test_a_face_that_does_not_follow_the_light_fails_on_the_light_step(
     progress = play(service, user_id, challenge, challenge_stream(challenge, follows_light=False), clock)
     assert progress.failure == "light_no_response" and progress.step == "light"
     assert "brightness" in (progress.message or "")
+    # A failed stream costs nothing more: later chunks are neither analysed nor kept.
+    store = SqlChallengeStore(storage.database)
+    kept = store.frame_count(nonce_key(challenge.challenge_id))
+    assert kept == challenge.light.frames  # the chunks up to the end of the light phase, no more
+    clock.now += 1.0
+    again = service.add_frames(user_id, challenge.challenge_id, [frame(0.0)] * 8)
+    assert again.failure == "light_no_response" and again.frames_received == kept
+    assert store.frame_count(nonce_key(challenge.challenge_id)) == kept
     with pytest.raises(LivenessFailed) as failed:
         service.spend(user_id, challenge.challenge_id, ChallengePurpose.VERIFY)
     assert failed.value.step == "light" and failed.value.reason == "light_no_response"

@@ -17,7 +17,8 @@
    the light sample) and stores the observations, never the images; the embeddings of the chosen
    frames only encrypted (the template cipher, bound to the user). It answers the progress the server
    sees (moves done so far, a definite failure with its step), which the web page shows; the browser
-   decides nothing. Expired challenges' observations are purged by ``purge``, which the app runs
+   decides nothing. After a definite failure, further chunks are neither analysed nor kept (a dead
+   challenge costs no more CPU). Expired challenges' observations are purged by ``purge``, which the app runs
    periodically.
 3. ``spend`` (called by enroll or verify with the challenge id instead of frames) marks the nonce used,
    atomically and before anything else, so it works once even if the stream then fails; judges the
@@ -247,7 +248,8 @@ class LivenessService:
 
     def add_frames(self, user_id: int, challenge_id: str, frames: Sequence[bytes]) -> ChallengeProgress:
         """One chunk of the stream. Raises ChallengeNotFound, ChallengeUsed, ChallengeExpired (the
-        chunk arrived after the deadline) or ValidationFailed (too many frames)."""
+        chunk arrived after the deadline) or ValidationFailed (too many frames). Once the stream has
+        failed for good, later chunks are neither analysed nor kept."""
         received = self.clock()  # before any work: the chunk's arrival time
         analyzer = self._analyzer()
         challenge = self._open_challenge(user_id, challenge_id)
@@ -266,12 +268,26 @@ class LivenessService:
         earlier = [FrameObservation.from_json(item) for item in self.store.frames(key)]  # no embeddings
         self._check_pace(len(earlier) + len(frames), offset)
         light = LightSchedule.from_json(challenge.light) if challenge.light else None
-        moves = tuple(Move(m) for m in challenge.moves)
         plan = self._plan(challenge, light)
+        before = self._progress(challenge, earlier, light, plan) if earlier else None
+        if before is not None and before.failure is not None:
+            # A definite failure: more frames cannot change the verdict, so they cost nothing (not
+            # analysed, not kept); the client hears the failure again.
+            return before
         observations = analyzer.observe_stream(frames, offset, earlier, plan)
         self.store.add_frames(key, [self._row(user_id, o) for o in observations])
-        stored = earlier + observations
-        sequence = check_sequence(stored, moves, self.policy, light.frames if light is not None else 0)
+        return self._progress(challenge, earlier + observations, light, plan)
+
+    def _progress(
+        self,
+        challenge: StoredChallenge,
+        stored: Sequence[FrameObservation],
+        light: LightSchedule | None,
+        plan: StreamPlan,
+    ) -> ChallengeProgress:
+        """What the server reads in the stream so far (moves done, a definite failure)."""
+        moves = tuple(Move(m) for m in challenge.moves)
+        sequence = check_sequence(stored, moves, self.policy, plan.moves_from)
         failure: str | None = sequence.failure.value if sequence.failure else None
         message: str | None = None
         if failure is None and light is not None and len(stored) >= light.frames:
