@@ -52,10 +52,12 @@ def rendered(analyzer: LivenessAnalyzer, identity: str, moves: list[Move], seed:
     return challenge_frames(rgb, pose.landmarks, [m.value for m in moves], seed=seed)
 
 
-def observe(analyzer: LivenessAnalyzer, frames: list[np.ndarray]) -> list[FrameObservation]:
+def observe(
+    analyzer: LivenessAnalyzer, frames: list[np.ndarray], plan: StreamPlan | None = None
+) -> list[FrameObservation]:
     observed: list[FrameObservation] = []
     for i, frame in enumerate(frames):
-        observed.append(analyzer.observe(frame, i / 8, observed))
+        observed.append(analyzer.observe(frame, i / 8, observed, plan))
     return observed
 
 
@@ -166,15 +168,6 @@ def light_then_moves(
     return [frames[0]] * light_frames + frames
 
 
-def observe_planned(
-    analyzer: LivenessAnalyzer, frames: list[np.ndarray], plan: StreamPlan
-) -> list[FrameObservation]:
-    observed: list[FrameObservation] = []
-    for i, frame in enumerate(frames):
-        observed.append(analyzer.observe(frame, i / 8, observed, plan))
-    return observed
-
-
 def test_eyes_are_measured_only_where_a_blink_can_count(analyzer: LivenessAnalyzer) -> None:
     """The iris model runs on every fourth frame of the light phase (the open-eye level) and, after it,
     on frames near the neutral yaw while the blink is the move awaited: never on a turned frame, nor
@@ -182,7 +175,7 @@ def test_eyes_are_measured_only_where_a_blink_can_count(analyzer: LivenessAnalyz
     moves = (Move.TURN_LEFT, Move.BLINK)
     frames = light_then_moves(analyzer, list(moves))
     policy = analyzer.sampling
-    anywhere = observe_planned(analyzer, frames, StreamPlan(moves_from=24))  # any challenge
+    anywhere = observe(analyzer, frames, StreamPlan(moves_from=24))  # any challenge
     every = policy.light_eyes_every  # the settled end of each colour step
     assert [i for i, o in enumerate(anywhere[:24]) if o.ear is not None] == list(range(every - 1, 24, every))
     neutral = float(np.median([o.yaw_deg for o in anywhere[:24] if o.yaw_deg is not None]))
@@ -191,7 +184,7 @@ def test_eyes_are_measured_only_where_a_blink_can_count(analyzer: LivenessAnalyz
     assert all(o.ear is None for o in after if o.yaw_deg is not None and abs(o.yaw_deg - neutral) > reach + 2)
     assert sum(o.ear is not None for o in after) >= 10  # the neutral frames, where the blink is
 
-    asked = observe_planned(analyzer, frames, StreamPlan(moves_from=24, moves=moves))
+    asked = observe(analyzer, frames, StreamPlan(moves_from=24, moves=moves))
     sequence = check_sequence(asked, moves, SequencePolicy(), 24)
     assert sequence.complete, sequence
     turn_done = next(i for i, o in enumerate(asked) if o.received_s >= sequence.completed_at[0])
@@ -213,7 +206,7 @@ def test_a_few_randomly_placed_frames_are_embedded_and_the_served_model_on_some(
         sampled = LivenessAnalyzer(
             analyzer.engine, analyzer.mesh, analyzer.signals, chooser=random.Random(seed)
         )
-        observed = observe_planned(sampled, frames, plan)
+        observed = observe(sampled, frames, plan)
         usable = [i for i, o in enumerate(observed) if o.usable_for_matching]
         embedded = [i for i, o in enumerate(observed) if o.embedding is not None]
         assert len(usable) >= plan.matching_frames
@@ -232,7 +225,7 @@ def test_frames_nothing_is_judged_on_are_passed_over_and_tracking_goes_on(
     moves = (Move.TURN_LEFT, Move.BLINK)
     frames = light_then_moves(analyzer, list(moves))
     skipped = frozenset(i for i in range(24) if i % 4 < 2)  # two of every four, frame 0 too
-    observed = observe_planned(analyzer, frames, StreamPlan(moves_from=24, moves=moves, skipped=skipped))
+    observed = observe(analyzer, frames, StreamPlan(moves_from=24, moves=moves, skipped=skipped))
     assert not observed[0].skipped and observed[0].detected and observed[0].yaw_deg is not None
     passed_over = [i for i, o in enumerate(observed) if o.skipped]
     assert passed_over == sorted(skipped - {0})

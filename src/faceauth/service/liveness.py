@@ -303,7 +303,7 @@ class LivenessService:
             failure=failure,
             seconds_left=max(0.0, challenge.deadline_at.timestamp() - self.clock()),
             message=message,
-            matching_frames=sum(1 for o in stored if o.detected and o.faces == 1 and o.reason is None),
+            matching_frames=sum(1 for o in stored if o.passes_gates),
             matching_needed=plan.matching_frames,
         )
 

@@ -139,14 +139,7 @@ class FaceEngine:
             return self.detect(image)  # a face at the edge of the frame: look at all of it
         with timed("detect"):
             found = self.detector.detect(np.ascontiguousarray(image[top:bottom, left:right]))
-        return [
-            Face(
-                box=(f.box[0] + left, f.box[1] + top, f.box[2] + left, f.box[3] + top),
-                score=f.score,
-                landmarks=tuple((x + left, y + top) for x, y in f.landmarks),
-            )
-            for f in found
-        ]
+        return [_shifted(f, left, top) for f in found]
 
     def _detect(self, image: np.ndarray) -> list[Face]:
         shorter = min(image.shape[:2])
@@ -155,14 +148,7 @@ class FaceEngine:
         pad = round(shorter * 0.25)
         padded = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(0, 0, 0))
         min_face = max(12, min(self.settings.min_face_size, shorter // 2))
-        return [
-            Face(
-                box=(f.box[0] - pad, f.box[1] - pad, f.box[2] - pad, f.box[3] - pad),
-                score=f.score,
-                landmarks=tuple((x - pad, y - pad) for x, y in f.landmarks),
-            )
-            for f in self.detector.detect(padded, min_face_size=min_face)
-        ]
+        return [_shifted(f, -pad, -pad) for f in self.detector.detect(padded, min_face_size=min_face)]
 
     def crop(self, image: np.ndarray, face: Face, method: AlignmentMethod | None = None) -> np.ndarray:
         """The 160 x 160 RGB crop the quality gates measure (sharpness and brightness)."""
@@ -238,6 +224,16 @@ class FaceEngine:
                 ModelVectors(model, embedder.version, tuple(vectors), tuple(accepted[i] for i in chosen))
             )
         return BurstEmbeddings(tuple(per_model), tuple(accepted), tuple(rejected))
+
+
+def _shifted(face: Face, dx: float, dy: float) -> Face:
+    """``face`` found in a part (or a padded copy) of an image, in that image's pixels."""
+    x1, y1, x2, y2 = face.box
+    return Face(
+        box=(x1 + dx, y1 + dy, x2 + dx, y2 + dy),
+        score=face.score,
+        landmarks=tuple((x + dx, y + dy) for x, y in face.landmarks),
+    )
 
 
 def best_frame_positions(sharpness: Sequence[float], count: int) -> list[int]:

@@ -284,9 +284,7 @@ class LivenessAnalyzer:
     def _same_face(self, face: Face, pose: FacePose) -> bool:
         if pose.landmarks is None:
             return False
-        points = pose.landmarks[:, :2]
-        ax1, ay1 = float(points[:, 0].min()), float(points[:, 1].min())
-        ax2, ay2 = float(points[:, 0].max()), float(points[:, 1].max())
+        ax1, ay1, ax2, ay2 = _landmark_box(pose)
         bx1, by1, bx2, by2 = face.box
         inter = max(0.0, min(ax2, bx2) - max(ax1, bx1)) * max(0.0, min(ay2, by2) - max(ay1, by1))
         union = (ax2 - ax1) * (ay2 - ay1) + (bx2 - bx1) * (by2 - by1) - inter
@@ -325,7 +323,7 @@ class LivenessAnalyzer:
 
     @staticmethod
     def _usable(history: Sequence[FrameObservation]) -> int:
-        return sum(1 for o in history if o.detected and o.faces == 1 and o.reason is None)
+        return sum(1 for o in history if o.passes_gates)
 
     def _chosen(self, pose: FacePose, history: Sequence[FrameObservation], plan: StreamPlan) -> Chosen:
         """Whether a tracked frame is detected and embedded, and why (see the module docstring)."""

@@ -48,8 +48,14 @@ class FrameObservation:
         return self.yaw_deg is not None
 
     @property
+    def passes_gates(self) -> bool:
+        """The detector found this one face and it passed every quality gate (embedded for the match;
+        true of the stored JSON form too, which holds no embedding)."""
+        return self.faces == 1 and self.detected and self.reason is None
+
+    @property
     def usable_for_matching(self) -> bool:
-        return self.faces == 1 and self.detected and self.reason is None and self.embedding is not None
+        return self.passes_gates and self.embedding is not None
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-safe dict for keeping between requests, without the embedding."""
